@@ -1,0 +1,292 @@
+"""SQLite store of lessons: the open lesson (so a restart resumes it), the signals
+attributed to it, and every closed lesson's summary (the source of rollups and the API).
+
+All methods are blocking; the service calls them through ``asyncio.to_thread``. One
+connection guarded by a lock (writes are small and rare: signals are batched per tick).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sqlite3
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from agent.runtime.sqlite import open_store
+
+log = logging.getLogger(__name__)
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS lessons (
+    lesson_id TEXT PRIMARY KEY,
+    kind TEXT NOT NULL,
+    date TEXT NOT NULL,
+    period TEXT NOT NULL DEFAULT '',
+    subject TEXT NOT NULL DEFAULT '',
+    class_id TEXT NOT NULL DEFAULT '',
+    teacher TEXT NOT NULL DEFAULT '',
+    title TEXT NOT NULL DEFAULT '',
+    record INTEGER NOT NULL DEFAULT 0,
+    scheduled_start TEXT,
+    scheduled_end TEXT,
+    origin TEXT NOT NULL,           -- wall UTC of lesson offset 0 (session window start)
+    lesson_start_s REAL NOT NULL DEFAULT 0,  -- offset of the scheduled start (pre-roll)
+    begin_s REAL NOT NULL DEFAULT 0,         -- offset at which the agent first saw it
+    last_alive_s REAL NOT NULL DEFAULT 0,    -- offset of the last heartbeat
+    extend_s REAL NOT NULL DEFAULT 0,
+    autorec TEXT NOT NULL DEFAULT 'none',    -- none|started|stopped|done|failed|teacher
+    restarts INTEGER NOT NULL DEFAULT 0,
+    state TEXT NOT NULL DEFAULT 'open',      -- open | closed
+    opened TEXT NOT NULL,
+    closed TEXT,
+    summary TEXT,
+    published INTEGER NOT NULL DEFAULT 0     -- summary handed to the bus (outbox)
+);
+CREATE INDEX IF NOT EXISTS lessons_by_date ON lessons(date);
+CREATE INDEX IF NOT EXISTS lessons_by_state ON lessons(state);
+CREATE TABLE IF NOT EXISTS signals (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    lesson_id TEXT NOT NULL,
+    at REAL NOT NULL,
+    kind TEXT NOT NULL,
+    data TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS signals_by_lesson ON signals(lesson_id, seq);
+CREATE TABLE IF NOT EXISTS usage_sent (
+    date TEXT PRIMARY KEY,
+    sent TEXT NOT NULL
+);
+"""
+
+
+@dataclass
+class LessonRow:
+    lesson_id: str
+    kind: str
+    date: str
+    origin: datetime
+    opened: datetime
+    period: str = ""
+    subject: str = ""
+    class_id: str = ""
+    teacher: str = ""
+    title: str = ""
+    record: bool = False
+    scheduled_start: datetime | None = None
+    scheduled_end: datetime | None = None
+    lesson_start_s: float = 0.0
+    begin_s: float = 0.0
+    last_alive_s: float = 0.0
+    extend_s: float = 0.0
+    autorec: str = "none"
+    restarts: int = 0
+    state: str = "open"
+    closed: datetime | None = None
+    summary: dict[str, Any] | None = field(default=None, repr=False)
+
+
+_COLS = [
+    "lesson_id", "kind", "date", "period", "subject", "class_id", "teacher", "title",
+    "record", "scheduled_start", "scheduled_end", "origin", "lesson_start_s", "begin_s",
+    "last_alive_s", "extend_s", "autorec", "restarts", "state", "opened", "closed", "summary",
+]  # fmt: skip
+_TIMES = {"scheduled_start", "scheduled_end", "origin", "opened", "closed"}
+
+
+def _to_db(name: str, value: Any) -> Any:
+    if value is None:
+        return None
+    if name in _TIMES:
+        return value.isoformat()
+    if name == "record":
+        return int(value)
+    if name == "summary":
+        return json.dumps(value, separators=(",", ":"))
+    return value
+
+
+def _from_db(row: sqlite3.Row) -> LessonRow:
+    kw: dict[str, Any] = {}
+    for name in _COLS:
+        v = row[name]
+        if v is not None and name in _TIMES:
+            v = datetime.fromisoformat(v)
+        elif name == "record":
+            v = bool(v)
+        elif name == "summary" and v is not None:
+            v = json.loads(v)
+        kw[name] = v
+    return LessonRow(**kw)
+
+
+class LessonStore:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._lock = threading.Lock()
+        # summaries are records: never lost (synchronous=FULL)
+        self._db, self.recovered_from = open_store(path, SCHEMA, "FULL")
+        self._db.row_factory = sqlite3.Row
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    @contextmanager
+    def _transaction(self) -> Iterator[None]:
+        """BEGIN .. COMMIT under the lock; on error roll back if SQLite has not already.
+        (On SQLITE_FULL or an I/O error SQLite rolls back by itself, and then a plain
+        ROLLBACK fails with "cannot rollback - no transaction is active", hiding the
+        real error: the caller must see "database or disk is full".)"""
+        with self._lock:
+            self._db.execute("BEGIN")
+            try:
+                yield
+                self._db.execute("COMMIT")
+            except BaseException:
+                if self._db.in_transaction:
+                    try:
+                        self._db.execute("ROLLBACK")
+                    except sqlite3.Error as e:
+                        log.error("lessons store: rollback failed: %s", e)
+                raise
+
+    # -- lessons
+
+    def get(self, lesson_id: str) -> LessonRow | None:
+        with self._lock:
+            row = self._db.execute(
+                "SELECT * FROM lessons WHERE lesson_id = ?", (lesson_id,)
+            ).fetchone()
+        return _from_db(row) if row else None
+
+    def open_lessons(self) -> list[LessonRow]:
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT * FROM lessons WHERE state = 'open' ORDER BY origin"
+            ).fetchall()
+        return [_from_db(r) for r in rows]
+
+    def insert(self, row: LessonRow) -> bool:
+        """Insert a new lesson; False if that lesson_id already exists (idempotent)."""
+        names = ", ".join(_COLS)
+        marks = ", ".join("?" for _ in _COLS)
+        with self._lock:
+            cur = self._db.execute(
+                f"INSERT OR IGNORE INTO lessons ({names}) VALUES ({marks})",
+                [_to_db(n, getattr(row, n)) for n in _COLS],
+            )
+        return cur.rowcount == 1
+
+    def update(self, lesson_id: str, **fields: Any) -> None:
+        sets = ", ".join(f"{k} = ?" for k in fields)
+        with self._lock:
+            self._db.execute(
+                f"UPDATE lessons SET {sets} WHERE lesson_id = ?",
+                [*(_to_db(k, v) for k, v in fields.items()), lesson_id],
+            )
+
+    def checkpoint(
+        self, lesson_id: str | None, signals: list[tuple[str, float, str, str]], alive: float
+    ) -> None:
+        """Store a batch of signals and the heartbeat in one transaction."""
+        with self._transaction():
+            if signals:
+                self._db.executemany(
+                    "INSERT INTO signals (lesson_id, at, kind, data) VALUES (?, ?, ?, ?)",
+                    signals,
+                )
+            if lesson_id is not None:
+                self._db.execute(
+                    "UPDATE lessons SET last_alive_s = MAX(last_alive_s, ?) "
+                    "WHERE lesson_id = ?",
+                    (alive, lesson_id),
+                )
+
+    def signals(self, lesson_id: str) -> list[tuple[float, str, dict[str, Any]]]:
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT at, kind, data FROM signals WHERE lesson_id = ? ORDER BY seq",
+                (lesson_id,),
+            ).fetchall()
+        return [(r["at"], r["kind"], json.loads(r["data"])) for r in rows]
+
+    def close_lesson(self, lesson_id: str, closed: datetime, summary: dict[str, Any]) -> None:
+        """Mark closed with its summary and drop its raw signals, in one transaction."""
+        with self._transaction():
+            self._db.execute(
+                "UPDATE lessons SET state = 'closed', closed = ?, summary = ? "
+                "WHERE lesson_id = ?",
+                (closed.isoformat(), json.dumps(summary, separators=(",", ":")), lesson_id),
+            )
+            self._db.execute("DELETE FROM signals WHERE lesson_id = ?", (lesson_id,))
+
+    def mark_published(self, lesson_id: str) -> None:
+        with self._lock:
+            self._db.execute("UPDATE lessons SET published = 1 WHERE lesson_id = ?", (lesson_id,))
+
+    def unpublished(self) -> list[dict[str, Any]]:
+        """Summaries stored but not yet handed to the bus (crash between the two)."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT summary FROM lessons WHERE state = 'closed' AND published = 0 "
+                "AND summary IS NOT NULL ORDER BY origin"
+            ).fetchall()
+        return [json.loads(r["summary"]) for r in rows]
+
+    # -- reading summaries
+
+    def summaries(
+        self, date_from: str | None = None, date_to: str | None = None, limit: int | None = None
+    ) -> list[dict[str, Any]]:
+        """Closed lessons' summaries, newest first (dates are local YYYY-MM-DD)."""
+        q = "SELECT summary FROM lessons WHERE state = 'closed' AND summary IS NOT NULL"
+        args: list[Any] = []
+        if date_from:
+            q += " AND date >= ?"
+            args.append(date_from)
+        if date_to:
+            q += " AND date <= ?"
+            args.append(date_to)
+        q += " ORDER BY origin DESC"
+        if limit:
+            q += " LIMIT ?"
+            args.append(limit)
+        with self._lock:
+            rows = self._db.execute(q, args).fetchall()
+        return [json.loads(r["summary"]) for r in rows]
+
+    def dates_with_lessons(self, since: str) -> list[str]:
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT DISTINCT date FROM lessons WHERE state = 'closed' AND date >= ? "
+                "ORDER BY date",
+                (since,),
+            ).fetchall()
+        return [r["date"] for r in rows]
+
+    def usage_sent(self, date: str) -> bool:
+        with self._lock:
+            row = self._db.execute("SELECT 1 FROM usage_sent WHERE date = ?", (date,)).fetchone()
+        return row is not None
+
+    def mark_usage_sent(self, date: str, when: datetime) -> None:
+        with self._lock:
+            self._db.execute(
+                "INSERT OR REPLACE INTO usage_sent (date, sent) VALUES (?, ?)",
+                (date, when.isoformat()),
+            )
+
+    def prune(self, before_date: str) -> int:
+        """Drop closed lessons older than ``before_date`` (retention)."""
+        with self._lock:
+            cur = self._db.execute(
+                "DELETE FROM lessons WHERE state = 'closed' AND date < ?", (before_date,)
+            )
+            self._db.execute("DELETE FROM usage_sent WHERE date < ?", (before_date,))
+        return cur.rowcount

@@ -1,0 +1,272 @@
+"""Compute one LessonSummary from a lesson's stored signals (a pure function).
+
+Signals carry ``at``: seconds on the lesson's own timeline (offset 0 = session start),
+advanced by the monotonic clock, so durations are right even if the wall clock stepped.
+The summary covers ``[begin, end]`` of that timeline.
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+from datetime import timedelta
+from typing import Any
+
+from agent.events import (
+    LessonAttendance,
+    LessonEngagement,
+    LessonPanel,
+    LessonRecording,
+    LessonSummary,
+    LessonTablets,
+)
+from agent.lessons.rule import Rule
+from agent.lessons.store import LessonRow
+
+Signal = tuple[float, str, dict[str, Any]]
+
+
+def _union(intervals: list[tuple[float, float]]) -> float:
+    total, cur_a, cur_b = 0.0, None, None
+    for a, b in sorted(intervals):
+        if cur_b is None or a > cur_b:
+            if cur_b is not None:
+                total += cur_b - cur_a
+            cur_a, cur_b = a, b
+        else:
+            cur_b = max(cur_b, b)
+    if cur_b is not None:
+        total += cur_b - cur_a
+    return total
+
+
+def _clip(a: float, b: float, lo: float, hi: float) -> tuple[float, float] | None:
+    a, b = max(a, lo), min(b, hi)
+    return (a, b) if b > a else None
+
+
+def _minutes(seconds: float) -> float:
+    return round(seconds / 60.0, 2)
+
+
+def panel_usage(signals: list[Signal], begin: float, end: float) -> LessonPanel:
+    """Each panel's state holds from one signal to its next (or the end)."""
+    by_dev: dict[str, list[tuple[float, bool, str | None]]] = {}
+    for at, kind, d in signals:
+        if kind == "panel":
+            by_dev.setdefault(d["dev"], []).append((at, bool(d["on"]), d.get("input")))
+    on_intervals: list[tuple[float, float]] = []
+    by_input: dict[str, float] = {}
+    for changes in by_dev.values():
+        changes.sort(key=lambda c: c[0])
+        for i, (at, on, inp) in enumerate(changes):
+            nxt = changes[i + 1][0] if i + 1 < len(changes) else end
+            span = _clip(at, nxt, begin, end) if on else None
+            if span:
+                on_intervals.append(span)
+                key = inp or "unknown"
+                by_input[key] = by_input.get(key, 0.0) + span[1] - span[0]
+    on_s = _union(on_intervals)
+    length = end - begin
+    return LessonPanel(
+        on_minutes=_minutes(on_s),
+        on_ratio=round(min(1.0, on_s / length), 3) if length > 0 else 0.0,
+        minutes_by_input={k: _minutes(v) for k, v in sorted(by_input.items()) if v > 0},
+    )
+
+
+def recording_usage(signals: list[Signal], begin: float, end: float) -> LessonRecording:
+    """A recording runs from its start signal to its end signal, or to an agent gap (the
+    recorder lives in this process: it stopped when the agent did), or to the end."""
+    open_at: dict[str, float] = {}
+    intervals: list[tuple[float, float]] = []
+    ids: list[str] = []
+    files = 0
+    for at, kind, d in signals:
+        if kind == "rec_start":
+            open_at[d["id"]] = at
+            if d["id"] not in ids:
+                ids.append(d["id"])
+        elif kind == "rec_end":
+            start = open_at.pop(d["id"], None)
+            if start is None and d.get("duration_s"):
+                # started before the lesson: count the part inside it
+                start = at - float(d["duration_s"])
+            if start is not None and (span := _clip(start, at, begin, end)):
+                intervals.append(span)
+                if d["id"] not in ids:
+                    ids.append(d["id"])
+            files += int(d.get("files") or 0)
+        elif kind == "gap":
+            for rid, start in list(open_at.items()):
+                if span := _clip(start, float(d["from"]), begin, end):
+                    intervals.append(span)
+                del open_at[rid]
+    for start in open_at.values():
+        if span := _clip(start, end, begin, end):
+            intervals.append(span)
+    return LessonRecording(minutes=_minutes(_union(intervals)), recordings=ids, files=files)
+
+
+def tablet_usage(signals: list[Signal]) -> LessonTablets:
+    """The tablet service's own counters when it gave them at the end (its dedupe rules:
+    one check-in per student, a changed answer is not a second answer); otherwise counted
+    here from the interaction events."""
+    tally = next((d for _a, k, d in reversed(signals) if k == "tally"), None)
+    if tally is not None:
+        return LessonTablets(
+            active=int(tally.get("tablets_active") or 0),
+            checkins=int(tally.get("checkins") or 0),
+            answers=int(tally.get("answers") or 0),
+            hand_raises=int(tally.get("hands") or 0),
+        )
+    devices: set[str] = set()
+    checked_in: set[str] = set()
+    answers = hands = 0
+    for _at, kind, d in signals:
+        if kind != "ix":
+            continue
+        if d.get("dev"):
+            devices.add(d["dev"])
+        k = d.get("k")
+        if k == "checkin":
+            checked_in.add(d.get("st") or d.get("dev") or "")
+        elif k == "answer":
+            answers += 1
+        elif k == "hand" and d.get("state") in (None, "raise", "up"):
+            hands += 1
+    return LessonTablets(
+        active=len(devices), checkins=len(checked_in), answers=answers, hand_raises=hands
+    )
+
+
+def attendance(
+    signals: list[Signal],
+    lesson_id: str,
+    roster_size: int | None,
+    late_at: float,
+) -> LessonAttendance:
+    """The tablet service's own attendance for this lesson when it sent one (last wins,
+    a final one over an interim one); otherwise counted from check-ins here."""
+    tally = None
+    for _at, kind, d in signals:
+        if kind == "att" and d.get("lesson") in (lesson_id, "", None):
+            if tally is None or d.get("final") or not tally.get("final"):
+                tally = d
+    heads_med = [d["hc_med"] for _a, k, d in signals if k == "eng" and d.get("hc_med") is not None]
+    heads_max = [d["hc_max"] for _a, k, d in signals if k == "eng" and d.get("hc_max") is not None]
+    median = round(float(statistics.median(heads_med)), 1) if heads_med else None
+    peak = int(max(heads_max)) if heads_max else None
+    if tally is not None:
+        if peak is None and tally.get("head_count") is not None:
+            peak = int(tally["head_count"])
+        enrolled = tally.get("enrolled") or roster_size
+        present, late = int(tally.get("present") or 0), int(tally.get("late") or 0)
+        return LessonAttendance(
+            roster_size=enrolled or None,
+            present=present,
+            late=late,
+            absent=max(0, enrolled - present - late) if enrolled else None,
+            head_count_median=median,
+            head_count_max=peak,
+        )
+    first: dict[str, tuple[float, bool | None]] = {}
+    for at, kind, d in signals:
+        if kind == "ix" and d.get("k") == "checkin":
+            who = d.get("st") or d.get("dev") or ""
+            if who not in first:
+                first[who] = (at, d.get("late"))
+    late = sum(1 for at, flag in first.values() if (flag if flag is not None else at > late_at))
+    present = len(first) - late  # on time; present + late + absent = roster
+    return LessonAttendance(
+        roster_size=roster_size,
+        present=present,
+        late=late,
+        absent=max(0, roster_size - present - late) if roster_size else None,
+        head_count_median=median,
+        head_count_max=peak,
+    )
+
+
+def engagement(signals: list[Signal], begin: float, end: float) -> LessonEngagement:
+    n = max(0, math.ceil(round((end - begin) / 60.0, 6)))
+    buckets: list[list[float]] = [[] for _ in range(n)]
+    rates: list[float] = []
+    for at, kind, d in signals:
+        if kind != "eng" or d.get("up") is None:
+            continue
+        if not begin <= at <= end:
+            continue
+        rates.append(float(d["up"]))
+        if n:
+            buckets[min(n - 1, int((at - begin) // 60))].append(float(d["up"]))
+    return LessonEngagement(
+        mean_head_up_rate=round(statistics.fmean(rates), 3) if rates else None,
+        timeline=[round(statistics.fmean(b), 3) if b else None for b in buckets],
+    )
+
+
+def rule_values(s: LessonSummary) -> dict[str, Any]:
+    t, a = s.tablets, s.attendance
+    return {
+        "minutes": s.minutes,
+        "panel_on_minutes": s.panel.on_minutes,
+        "panel_on_ratio": s.panel.on_ratio,
+        "recorded": s.recording.minutes > 0 or bool(s.recording.recordings),
+        "recorded_minutes": s.recording.minutes,
+        "recordings": len(s.recording.recordings),
+        "tablets_used": (t.checkins + t.answers + t.hand_raises) > 0,
+        "tablets_active": t.active,
+        "checkins": t.checkins,
+        "answers": t.answers,
+        "hand_raises": t.hand_raises,
+        "present": a.present,
+        "late": a.late,
+        "roster_size": a.roster_size,
+        "head_count_max": a.head_count_max,
+        "mean_head_up_rate": s.engagement.mean_head_up_rate,
+        "scheduled": s.kind == "scheduled",
+    }
+
+
+def summarize(
+    row: LessonRow,
+    signals: list[Signal],
+    end: float,
+    ended_by: str,
+    rule: Rule,
+    rule_text: str,
+    roster_size: int | None,
+    late_after_s: float,
+) -> LessonSummary:
+    begin = row.begin_s
+    end = max(end, begin)
+    s = LessonSummary(
+        ts=row.origin + timedelta(seconds=end),
+        lesson_id=row.lesson_id,
+        kind=row.kind,  # type: ignore[arg-type]
+        date=row.date,
+        period=row.period,
+        subject=row.subject,
+        class_id=row.class_id,
+        teacher=row.teacher,
+        title=row.title,
+        scheduled_start=row.scheduled_start,
+        scheduled_end=row.scheduled_end,
+        start=row.origin + timedelta(seconds=begin),
+        end=row.origin + timedelta(seconds=end),
+        minutes=_minutes(end - begin),
+        extended_min=round(row.extend_s / 60),
+        ended_by=ended_by,
+        restarts=row.restarts,
+        panel=panel_usage(signals, begin, end),
+        recording=recording_usage(signals, begin, end),
+        tablets=tablet_usage(signals),
+        attendance=attendance(
+            signals, row.lesson_id, roster_size, row.lesson_start_s + late_after_s
+        ),
+        engagement=engagement(signals, begin, end),
+        smart_use_rule=rule_text,
+    )
+    s.smart_classroom_use = rule(rule_values(s))
+    return s

@@ -1,0 +1,80 @@
+"""Checks on the ``cameras`` and ``recording`` config that types alone cannot express."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
+
+if TYPE_CHECKING:
+    from agent.config import Config
+
+CAMERA_ID = re.compile(r"[A-Za-z0-9_-]{1,32}")
+
+
+def check_config(cfg: Config) -> list[str]:
+    problems: list[str] = []
+    seen: set[str] = set()
+    for i, cam in enumerate(cfg.cameras):
+        key = f"cameras[{i}]"
+        if not CAMERA_ID.fullmatch(cam.id):
+            problems.append(f"{key}.id: {cam.id!r} must be 1-32 letters, digits, '-' or '_' "
+                            "(it names a directory and an MQTT topic)")
+        elif cam.id in seen:
+            problems.append(f"{key}.id: duplicate camera id {cam.id!r}")
+        seen.add(cam.id)
+        if not cam.url:
+            problems.append(f"{key}.url: must not be empty")
+        for name in ("connect_timeout_s", "read_timeout_s"):
+            if getattr(cam, name) <= 0:
+                problems.append(f"{key}.{name}: must be > 0")
+        if cam.encode_bitrate < 100_000:
+            problems.append(f"{key}.encode_bitrate: must be at least 100000 bit/s")
+        if cam.ptz is not None:
+            problems.extend(_check_ptz(f"{key}.ptz", cam.ptz))
+    rec = cfg.recording
+    if rec.segment_s < 1:
+        problems.append("recording.segment_s: must be >= 1")
+    if rec.stall_s < 1:
+        problems.append("recording.stall_s: must be >= 1")
+    if rec.reconnect_max_s < 1:
+        problems.append("recording.reconnect_max_s: must be >= 1")
+    if rec.min_free_bytes < 0 or rec.emergency_free_bytes < 0:
+        problems.append("recording.min_free_bytes: must be >= 0")
+    if rec.max_duration_s < 60:
+        problems.append("recording.max_duration_s: must be >= 60")
+    up = rec.upload
+    if up.url:
+        u = urlsplit(up.url)
+        if u.scheme not in ("http", "https") or not u.hostname:
+            from drivers.camera.redact import redact  # problems are printed and logged
+
+            problems.append("recording.upload.url: expected http(s)://host/…, got "
+                            f"{redact(up.url)!r}")
+    for name in ("token_file", "ca_file"):
+        value = getattr(up, name)
+        if value and not Path(value).is_file():
+            problems.append(f"recording.upload.{name}: file not found: {value}")
+    if up.retry_min_s <= 0 or up.retry_max_s < up.retry_min_s:
+        problems.append("recording.upload.retry_min_s: must be > 0 and <= retry_max_s")
+    return problems
+
+
+def _check_ptz(key: str, ptz) -> list[str]:
+    problems = []
+    if ptz.protocol.startswith("visca"):
+        if not isinstance(ptz.preset, int) or not 0 <= ptz.preset <= 255:
+            problems.append(f"{key}.preset: VISCA presets are numbers 0-255, got {ptz.preset!r}")
+        if not 1 <= ptz.visca_address <= 7:
+            problems.append(f"{key}.visca_address: must be 1-7")
+    if ptz.protocol == "visca-udp" or ptz.protocol == "onvif":
+        host, _, port = ptz.address.rpartition(":") if ":" in ptz.address else (
+            ptz.address, "", "")
+        if not (host or ptz.address) or (port and not port.isdigit()):
+            problems.append(f"{key}.address: expected HOST[:PORT], got {ptz.address!r}")
+    if ptz.password_file and not Path(ptz.password_file).is_file():
+        problems.append(f"{key}.password_file: file not found: {ptz.password_file}")
+    if ptz.timeout_s <= 0:
+        problems.append(f"{key}.timeout_s: must be > 0")
+    return problems

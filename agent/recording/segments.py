@@ -1,0 +1,273 @@
+"""Writes one camera's packets into fragmented-MP4 segment files.
+
+Why fragmented MP4 (``frag_keyframe+empty_moov+default_base_moof``): the header is written
+first and every keyframe closes a self-contained fragment that reaches the disk at once, so
+a SIGKILL or power cut loses at most the fragment being written; every file stays
+playable. Segments are cut on keyframes once ``segment_s`` has passed, so each one starts
+with a picture a player can show. Timestamps are rebased to 0 in every segment.
+
+Two modes, chosen from the source:
+- ``remux`` (H.264/H.265): packets are copied, never decoded - the cheap, lossless path.
+- ``encode`` (raw/MJPEG USB cameras): decoded and encoded with libx264 at a set bitrate.
+Audio is copied when MP4 can hold it, otherwise encoded to AAC (G.711 from IP cameras).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+
+import av
+
+from drivers.camera.source import StreamInfo
+
+MOVFLAGS = "frag_keyframe+empty_moov+default_base_moof"
+# audio codecs the MP4 muxer takes as they are
+MP4_AUDIO = frozenset({"aac", "mp3", "opus", "ac3", "eac3", "alac", "flac"})
+
+
+@dataclass
+class SegmentInfo:
+    file: str  # name inside the camera directory
+    index: int
+    start_pts_s: float  # source time of its first packet (seconds)
+    duration_s: float = 0.0
+    bytes: int = 0
+    closed: bool = False
+
+
+class SegmentWriter:
+    """Not thread-safe: one writer per capture thread.
+
+    ``on_open(seg)`` / ``on_close(seg)`` are called from the writing thread.
+    """
+
+    def __init__(
+        self,
+        directory: Path,
+        video: av.VideoStream,
+        audio: av.AudioStream | None,
+        info: StreamInfo,
+        segment_s: float,
+        encode_bitrate: int = 4_000_000,
+        first_index: int = 1,
+        on_open: Callable[[SegmentInfo], None] | None = None,
+        on_close: Callable[[SegmentInfo], None] | None = None,
+        fsync: bool = True,
+    ) -> None:
+        self.dir = directory
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self.in_video = video
+        self.in_audio = audio
+        self.info = info
+        self.segment_s = segment_s
+        self.encode_bitrate = encode_bitrate
+        self.next_index = first_index
+        self._first_index = first_index
+        self.on_open = on_open or (lambda s: None)
+        self.on_close = on_close or (lambda s: None)
+        self.fsync = fsync
+        self.mode = "remux" if info.remux else "encode"
+        self.audio_mode = ""
+        if audio is not None:
+            self.audio_mode = "copy" if audio.codec_context.name in MP4_AUDIO else "encode"
+        self.out_codec = info.codec if self.mode == "remux" else "h264"
+        self.out_audio_codec = (
+            "" if audio is None else (audio.codec_context.name if self.audio_mode == "copy"
+                                      else "aac")
+        )
+        self.seg: SegmentInfo | None = None
+        self._out: av.container.OutputContainer | None = None
+        self._ov: av.VideoStream | None = None
+        self._oa: av.AudioStream | None = None
+        self._base_s = 0.0  # source time (s) that is 0 in the current segment
+        self._last_s = 0.0  # end of the last written video packet (source seconds)
+        # time bases as floats and segment bases in ticks, computed once: Fraction maths
+        # per packet was half of the remux path's own CPU (see docs/BENCHMARKS.md)
+        self._vtb = float(video.time_base)
+        self._vbase = 0  # source video pts that is 0 in the current segment
+        self._abase = 0  # the same instant in the audio stream's time base
+        self._vdec: av.VideoCodecContext | None = None
+        self._adec: av.AudioCodecContext | None = None
+        self._last_dts: dict[int, int] = {}
+        self.dropped = 0
+
+    # ------------------------------------------------------------------ public
+
+    def write(self, pkt: av.Packet) -> None:
+        if pkt.stream is self.in_video:
+            self._write_video(pkt)
+        elif self.in_audio is not None and pkt.stream is self.in_audio:
+            self._write_audio(pkt)
+
+    def close(self) -> SegmentInfo | None:
+        """Finish the open segment (flush encoders, write the tail, fsync)."""
+        return self._close_segment()
+
+    # ------------------------------------------------------------------ video
+
+    def _cut_due(self, t: float) -> bool:
+        return self._out is None or (t - self._base_s) >= self.segment_s
+
+    def _write_video(self, pkt: av.Packet) -> None:
+        pts = pkt.pts
+        t = pts * self._vtb
+        if self.mode == "remux":
+            if pkt.is_keyframe and self._cut_due(t):
+                self._close_segment()
+                self._open_segment(t, pts)
+            if self._out is None:
+                return  # no keyframe yet
+            self._mux_copy(pkt, self._ov, self._vbase)
+            dur = pkt.duration
+            end = t + dur * self._vtb if dur else t
+            if end > self._last_s:
+                self._last_s = end
+            return
+        # encode: decode, cut on any frame (a fresh encoder starts with a keyframe)
+        if self._vdec is None:
+            self._vdec = av.CodecContext.create(self.in_video.codec_context.name, "r")
+            self._vdec.extradata = self.in_video.codec_context.extradata
+        for frame in self._vdec.decode(pkt):
+            ft = float(frame.pts * frame.time_base) if frame.pts is not None else t
+            if self._cut_due(ft):
+                self._close_segment()
+                self._open_segment(ft)
+            frame.pts = round(Fraction(ft - self._base_s) / self._ov.codec_context.time_base)
+            frame.time_base = self._ov.codec_context.time_base
+            for out_pkt in self._ov.encode(frame.reformat(format="yuv420p")
+                                           if frame.format.name != "yuv420p" else frame):
+                self._out.mux(out_pkt)
+            self._last_s = max(self._last_s, ft)
+
+    # ------------------------------------------------------------------ audio
+
+    def _write_audio(self, pkt: av.Packet) -> None:
+        if self._out is None or self._oa is None:
+            return  # audio before the first video keyframe of a segment has nowhere to go
+        if pkt.pts < self._abase:
+            return
+        if self.audio_mode == "copy":
+            self._mux_copy(pkt, self._oa, self._abase)
+            return
+        if self._adec is None:
+            self._adec = av.CodecContext.create(self.in_audio.codec_context.name, "r")
+            ic = self.in_audio.codec_context
+            self._adec.sample_rate = ic.sample_rate
+            if ic.layout is not None:
+                self._adec.layout = ic.layout
+        for frame in self._adec.decode(pkt):
+            frame.pts = None  # the encoder's FIFO numbers samples itself
+            for out_pkt in self._oa.encode(frame):
+                self._out.mux(out_pkt)
+
+    # ------------------------------------------------------------------ muxing
+
+    def _mux_copy(self, pkt: av.Packet, out_stream: av.stream.Stream, base: int) -> None:
+        """Copy one packet, its timestamps moved by ``base`` ticks (its stream's)."""
+        pts = pkt.pts - base
+        if pts < 0:
+            return
+        dts = pkt.dts
+        pkt.pts = pts
+        if dts is not None:
+            dts -= base
+            pkt.dts = dts
+            key = out_stream.index
+            last = self._last_dts.get(key)
+            if last is not None and dts <= last:
+                self.dropped += 1  # a camera glitch sent time backwards: the muxer refuses
+                return
+            self._last_dts[key] = dts
+        pkt.stream = out_stream
+        self._out.mux(pkt)
+
+    def _open_segment(self, t: float, video_pts: int | None = None) -> None:
+        index = self.next_index
+        self.next_index += 1
+        name = f"{index:05d}.mp4"
+        path = self.dir / name
+        out = av.open(
+            str(path), "w", format="mp4",
+            options={"movflags": MOVFLAGS, "flush_packets": "1"},
+        )
+        if self.mode == "remux":
+            ov = out.add_stream_from_template(self.in_video)
+        else:
+            fps = Fraction(self.info.fps).limit_denominator(1001) if self.info.fps else 25
+            ov = out.add_stream("libx264", rate=fps)
+            ov.width = self.info.width
+            ov.height = self.info.height
+            ov.pix_fmt = "yuv420p"
+            ov.bit_rate = self.encode_bitrate
+            ov.codec_context.time_base = Fraction(1, 90000)
+            ov.codec_context.gop_size = max(1, round(float(fps) * 2))
+            ov.options = {"preset": "veryfast", "tune": "zerolatency"}
+        oa = None
+        if self.in_audio is not None:
+            if self.audio_mode == "copy":
+                oa = out.add_stream_from_template(self.in_audio)
+            else:
+                ic = self.in_audio.codec_context
+                oa = out.add_stream("aac", rate=ic.sample_rate or 8000)
+                if ic.layout is not None:
+                    oa.layout = ic.layout
+                oa.bit_rate = 64000
+        self._out, self._ov, self._oa = out, ov, oa
+        self._last_dts = {}
+        self._base_s = t
+        self._last_s = t
+        tv = self.in_video.time_base
+        self._vbase = video_pts if video_pts is not None else round(Fraction(t) / tv)
+        if self.in_audio is not None:  # the same instant, exactly, in audio ticks
+            self._abase = round(Fraction(self._vbase) * tv / self.in_audio.time_base)
+        self.seg = SegmentInfo(file=name, index=index, start_pts_s=t)
+        self.on_open(self.seg)
+
+    def _close_segment(self) -> SegmentInfo | None:
+        out, seg = self._out, self.seg
+        if out is None or seg is None:
+            return None
+        try:
+            if self.mode == "encode" and self._ov is not None:
+                for p in self._ov.encode(None):
+                    out.mux(p)
+            if self.audio_mode == "encode" and self._oa is not None:
+                for p in self._oa.encode(None):
+                    out.mux(p)
+        finally:
+            self._out = self._ov = self._oa = None
+            self.seg = None
+            out.close()
+        path = self.dir / seg.file
+        if self.fsync:
+            fd = os.open(path, os.O_RDONLY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+        seg.duration_s = round(max(0.0, self._last_s - self._base_s), 3)
+        seg.bytes = path.stat().st_size
+        seg.closed = True
+        self.on_close(seg)
+        return seg
+
+    @property
+    def media_end_s(self) -> float | None:
+        """Source time (s) where the last written video packet ends; None before the
+        first segment (benches count seconds of video received with it)."""
+        return None if self.seg is None and self.next_index == self._first_index else (
+            self._last_s)
+
+    @property
+    def open_bytes(self) -> int:
+        """Bytes of the segment being written (what is on disk so far)."""
+        if self.seg is None:
+            return 0
+        try:
+            return (self.dir / self.seg.file).stat().st_size
+        except OSError:
+            return 0

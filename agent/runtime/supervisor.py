@@ -1,0 +1,73 @@
+"""Owns every service task: ordered start, crash restart with backoff, ordered shutdown."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import time
+
+from agent.runtime.service import Service
+
+log = logging.getLogger(__name__)
+
+
+class Supervisor:
+    def __init__(
+        self, services: list[Service], stop_timeout_s: float = 10.0, on_crash=None
+    ) -> None:
+        self.services = services
+        self.stop_timeout_s = stop_timeout_s
+        self._tasks: dict[str, asyncio.Task[None]] = {}
+        self._started: list[Service] = []
+        self.restarts: dict[str, int] = {}
+        self._on_crash = on_crash or (lambda name: None)
+
+    async def start(self) -> None:
+        """Start services in order; if one refuses, stop the ones already started."""
+        for s in self.services:
+            try:
+                await s.start()
+            except BaseException:
+                await self.stop()
+                raise
+            self._started.append(s)
+        for s in self._started:
+            self._tasks[s.name] = asyncio.create_task(self._keep_running(s), name=s.name)
+
+    async def _keep_running(self, s: Service) -> None:
+        delay = 1.0
+        while True:
+            started = time.monotonic()
+            try:
+                await s.run()
+                return
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                if time.monotonic() - started > 300:
+                    delay = 1.0  # it ran well for a while: this is a new failure
+                self.restarts[s.name] = self.restarts.get(s.name, 0) + 1
+                self._on_crash(s.name)
+                log.exception("service %s crashed; restarting in %.1f s", s.name, delay)
+                await asyncio.sleep(delay * random.uniform(0.8, 1.2))
+                delay = min(delay * 2, 60.0)
+
+    async def stop(self) -> None:
+        """Cancel and stop services in reverse start order; each gets a bounded time."""
+        while self._started:
+            s = self._started.pop()
+            task = self._tasks.pop(s.name, None)
+            if task is not None:
+                task.cancel()
+                await asyncio.gather(task, return_exceptions=True)
+            t0 = time.monotonic()
+            budget = getattr(s, "stop_timeout_s", None) or self.stop_timeout_s
+            try:
+                await asyncio.wait_for(s.stop(), budget)
+                if (took := time.monotonic() - t0) > 1.0:
+                    log.info("service %s took %.1f s to stop", s.name, took)
+            except TimeoutError:
+                log.error("service %s did not stop within %.0f s", s.name, budget)
+            except Exception:
+                log.exception("service %s failed while stopping", s.name)

@@ -1,0 +1,1 @@
+"""Tablets: roster, attendance and the service behind /ws/tablet (see service.py)."""

@@ -1,0 +1,79 @@
+"""The district topic tree and which event goes where. Only the uplink imports this.
+
+Root: ``{topic_prefix}/{school}/{room}``. A Route says, for one event type, the sub-topic,
+the payload ``type`` name, whether it is retained state, and its outbox priority.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from agent import events as ev
+
+# Outbox priorities: when the outbox is full the lowest is dropped first.
+HEALTH = 0  # periodic telemetry: the next sample replaces it
+TELEMETRY = 1  # engagement windows, device state changes
+EVENTS = 2  # recording, interaction, device faults
+RECORDS = 3  # lesson summaries, attendance, daily usage: never dropped before the rest
+
+PRIORITY_NAMES = {HEALTH: "health", TELEMETRY: "telemetry", EVENTS: "events", RECORDS: "records"}
+
+
+@dataclass(frozen=True)
+class Route:
+    type: str  # the envelope's "type"
+    topic: str  # sub-topic template under the room root; {field} takes the event's field
+    priority: int
+    retained: bool = False  # latest value kept by the broker; re-sent after reconnect
+
+    def topic_for(self, event: ev.Event) -> str:
+        return self.topic.format_map(_Fields(event)) if "{" in self.topic else self.topic
+
+
+class _Fields(dict):
+    def __init__(self, event: ev.Event) -> None:
+        super().__init__()
+        self.event = event
+
+    def __missing__(self, key: str) -> str:
+        # an id must stay one topic level and never become a wildcard
+        return str(getattr(self.event, key)).translate(_TOPIC_UNSAFE)
+
+
+_TOPIC_UNSAFE = str.maketrans({"/": "_", "+": "_", "#": "_", "\0": "_"})
+
+
+ROUTES: dict[type[ev.Event], Route] = {
+    ev.AgentStatus: Route("status", "status", RECORDS, retained=True),
+    ev.Health: Route("health", "health", HEALTH),
+    ev.DeviceState: Route(
+        "device_state", "devices/{device_id}", TELEMETRY, retained=True
+    ),
+    ev.DeviceFault: Route("device_fault", "events/device", EVENTS),
+    ev.RecordingEvent: Route("recording", "events/recording", EVENTS),
+    ev.AttendanceEvent: Route("attendance", "events/attendance", RECORDS),
+    ev.InteractionEvent: Route("interaction", "events/interaction", EVENTS),
+    ev.EngagementWindow: Route("engagement_window", "engagement", TELEMETRY),
+    ev.LessonSummary: Route("lesson_summary", "lessons", RECORDS),
+    ev.UsageDaily: Route("usage_daily", "usage", RECORDS),
+}
+
+
+def root(prefix: str, school: str, room: str) -> str:
+    return f"{prefix}/{school}/{room}"
+
+
+CMD_FILTER = "cmd/#"
+REPLY_SUFFIX = "/reply"
+
+
+def command_name(sub_topic: str) -> str | None:
+    """``cmd/record/start`` -> ``record/start``; replies and other topics -> None."""
+    if not sub_topic.startswith("cmd/") or sub_topic.endswith(REPLY_SUFFIX):
+        return None
+    name = sub_topic[4:]
+    return name or None
+
+
+def reply_topic(name: str) -> str:
+    return f"cmd/{name}{REPLY_SUFFIX}"

@@ -1,0 +1,116 @@
+// The teacher panel: one big Start/Stop button, elapsed time, the current lesson and
+// plain-language problems. The button calls POST /api/recording/start|stop; what the
+// page shows always comes back from the live stream, so it never pretends.
+"use strict";
+
+let recActive = false;
+let recAvailable = false;
+let busy = false;
+let streamUp = false;
+let elapsedBase = null;   // {elapsed_s, at: ms} from the last update, ticked locally
+let actionError = null;
+let problemCodes = [];
+
+const button = $("#rec-button");
+
+function tick() {
+  $("#clock").textContent = fmtTime(new Date());
+  if (recActive && elapsedBase) {
+    $("#rec-elapsed").textContent = fmtClock(elapsedBase.elapsed_s + (Date.now() - elapsedBase.at) / 1000);
+  }
+}
+
+function renderButton() {
+  button.classList.toggle("recording", recActive);
+  button.classList.toggle("idle", !recActive);
+  button.classList.toggle("busy", busy);
+  button.disabled = busy || !recAvailable || !streamUp;
+  let label = recActive ? "panel.stop" : "panel.start";
+  if (busy) label = recActive ? "panel.stopping" : "panel.starting";
+  $("#rec-label").textContent = t(label);
+  $("#rec-state").textContent = !recAvailable ? t("panel.unavailable")
+    : recActive ? t("panel.recording") : t("panel.ready");
+  $("#rec-state").classList.toggle("on", recActive);
+  if (!recActive) $("#rec-elapsed").textContent = "";
+  document.body.classList.toggle("is-recording", recActive);
+}
+
+function renderProblems() {
+  const box = $("#problems");
+  const items = [];
+  if (!streamUp) items.push(["agent_lost", "bad"]);
+  for (const code of problemCodes) items.push([code, code === "no_network" ? "warn" : "bad"]);
+  if (actionError) items.unshift([null, "bad"]);
+  if (!items.length) {
+    box.replaceChildren(el("div", { class: "problem ok", "data-problem": "none" },
+      el("span", { class: "picon", text: "✓" }), el("span", { text: t("problem.all_ok") })));
+    return;
+  }
+  box.replaceChildren(...items.map(([code, kind]) => el("div", { class: "problem " + kind, "data-problem": code || "action" },
+    el("span", { class: "picon", text: kind === "warn" ? "!" : "✕" }),
+    el("span", { text: code ? t("problem." + code) : t("panel.failed", actionError) }))));
+}
+
+function renderLesson(view) {
+  const c = view.lesson && !view.lesson.error ? view.lesson.current : null;
+  const rec = view.recording && !view.recording.error ? view.recording : {};
+  const subject = c ? (c.subject || c.title || rec.title || t("lesson.in_progress"))
+    : (rec.active && rec.title ? rec.title : t("panel.no_lesson"));
+  $("#lesson-subject").textContent = subject;
+  const parts = [];
+  if (c) {
+    if (c.title && c.subject) parts.push(c.title);
+    if (c["class"]) parts.push(c["class"]);
+    if (c.teacher) parts.push(c.teacher);
+    if (c.start) parts.push(fmtSpan(c.start, c.end));
+  }
+  $("#lesson-detail").textContent = parts.join(" · ");
+  $("#lesson").classList.toggle("none", !c);
+}
+
+function onData(data) {
+  const view = data.view || {};
+  const tz = ((data.status || {}).agent || {}).timezone;
+  if (tz && tz !== ROOM_TZ) setRoomTimezone(tz);
+  const rec = view.recording && !view.recording.error ? view.recording : null;
+  recAvailable = !!rec;
+  recActive = !!(rec && rec.active);
+  elapsedBase = recActive && isNum(rec.elapsed_s) ? { elapsed_s: rec.elapsed_s, at: Date.now() } : null;
+  problemCodes = view.problems || [];
+  renderLesson(view);
+  renderButton();
+  renderProblems();
+  tick();
+}
+
+function onState(up) {
+  streamUp = up;
+  renderButton();
+  renderProblems();
+}
+
+button.addEventListener("click", async () => {
+  if (busy) return;
+  busy = true;
+  actionError = null;
+  renderButton();
+  const wasActive = recActive;
+  try {
+    const res = await postJSON("/api/recording/" + (wasActive ? "stop" : "start"), {});
+    if (!res.ok) actionError = errorText(res);
+    else recActive = !wasActive;  // the stream confirms within a moment
+  } catch (e) {
+    actionError = String(e.message || e);
+  } finally {
+    busy = false;
+    renderButton();
+    renderProblems();
+  }
+});
+
+applyI18n();
+renderButton();
+renderProblems();
+setInterval(tick, 1000);
+tick();
+connectLive(onData, onState);

@@ -1,0 +1,19 @@
+"""Index of the panel emulators by protocol name."""
+
+from __future__ import annotations
+
+from drivers.emulators.panel_base import PanelEmulator
+
+
+def emulator_class(protocol: str) -> type[PanelEmulator]:
+    from drivers.emulators.mdc import MdcEmulator
+    from drivers.emulators.pjlink import PjlinkEmulator
+    from drivers.emulators.smart import SmartEmulator
+    from drivers.emulators.viewsonic import ViewSonicEmulator
+
+    classes = {e.protocol: e for e in (PjlinkEmulator, SmartEmulator, ViewSonicEmulator,
+                                       MdcEmulator)}
+    try:
+        return classes[protocol]
+    except KeyError:
+        raise ValueError(f"no emulator for protocol {protocol!r}") from None

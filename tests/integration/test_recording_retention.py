@@ -1,0 +1,57 @@
+"""Disk-full policy with an injected free-space source, on real recordings."""
+
+from __future__ import annotations
+
+import shutil
+
+from agent.events import RecordingEvent
+from drivers.emulators.camera import ensure_demo_clip
+from tests.recording_helpers import wait_for
+
+GB = 10**10  # fake disk scale: far above an hour of the demo clip's bitrate
+
+
+async def _record(svc, title: str) -> dict:
+    await svc.start_recording(title=title, trigger="test")
+    await wait_for(lambda: svc.session.m.cameras[0].segments, 20, "a segment")
+    return await svc.stop_recording()
+
+
+async def test_low_disk_deletes_oldest_finished_never_current(make_config, run_agent,
+                                                              tmp_path) -> None:
+    clip = ensure_demo_clip(tmp_path / "clips")
+    cfg = make_config(cameras=[{"id": "cam", "url": str(clip), "loop": True}],
+                      recording={"segment_s": 1.0, "min_free_bytes": GB,
+                                 "emergency_free_bytes": 0, "retention_interval_s": 3600.0})
+    events: list[RecordingEvent] = []
+    async with run_agent(cfg) as agent:
+        agent.ctx.bus.add_listener(lambda e: isinstance(e, RecordingEvent) and events.append(e))
+        svc = agent.ctx.services["recording"]
+        free = {"v": GB * 10}
+        svc.free_space = lambda path: free["v"]
+        a = await _record(svc, "A")
+        b = await _record(svc, "B")
+        c = await _record(svc, "C")
+        svc.catalog.update(a["recording_id"], upload_state="pending", upload_next=4e9)
+        await svc.start_recording(title="D (in progress)", trigger="test")
+        d_id = svc.session.m.recording_id
+        assert await svc.enforce_retention() == []  # plenty free: nothing goes
+        free["v"] = GB - 1  # below the floor: the oldest finished one goes (A awaits upload)
+        assert await svc.enforce_retention() == [b["recording_id"]]
+        assert not shutil.os.path.exists(b["dir"])
+        # disk nearly full: even the upload-pending one goes, the recording in progress never
+        svc.cfg.emergency_free_bytes = GB * 2
+        free["v"] = 1000
+        gone = await svc.enforce_retention()
+        assert gone == [c["recording_id"], a["recording_id"]]
+        assert svc.session.m.recording_id == d_id
+        rows = {r["id"]: r for r in await svc.recordings(include_deleted=True)}
+        await svc.stop_recording()
+        metrics = agent.ctx.metrics.render().decode()
+    assert rows[a["recording_id"]]["state"] == "deleted"
+    assert rows[d_id]["state"] == "recording"
+    deleted = [e for e in events if e.action == "deleted"]
+    assert [e.recording_id for e in deleted] == [b["recording_id"], c["recording_id"],
+                                                a["recording_id"]]
+    assert all(e.reason for e in deleted) and "before upload" in deleted[-1].reason
+    assert 'classroom_recording_deleted_total{reason="disk"} 3.0' in metrics
