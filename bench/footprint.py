@@ -1,8 +1,10 @@
 """Footprint of the agent: CPU share of one core, RSS and event-loop lag, side by side for
 1. the foundation only, idle (uplink connected to a local mosquitto, health, web);
 2. a camera and the engagement models configured, idle (no lesson: nothing analysed);
-3. a busy lesson: ``classroom-agent demo`` (emulated panel, a camera recording, engagement
-   analysing, 30 tablet bots answering), sampled through /api/status.
+3. a busy lesson (emulated panel, a camera recording, engagement analysing, 30 tablet bots
+   answering), sampled through /api/status: once as ``classroom-agent demo`` (the
+   emulators inside the measured process), once as the agent alone with the same
+   emulators in other processes, as in a real room.
 
     .venv/bin/python bench/footprint.py [--seconds 30]
 """
@@ -72,16 +74,56 @@ def main() -> None:
         print(f"with camera + engagement models loaded, idle (no lesson): CPU {cpu2:.2f}% "
               f"of a core, RSS {rss2:.0f} MB  (target < 300 MB with models)")
         print(f"ratio full/foundation: CPU {cpu2 / max(cpu, 0.01):.1f}x, RSS {rss2 / rss:.1f}x")
-        busy(tmp, args.seconds)
+        busy_demo(tmp, args.seconds)
+        busy_agent(tmp, args.seconds, base)
     finally:
         broker.kill()
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-def busy(tmp: Path, seconds: float) -> None:
+def _status(port: int) -> dict:
     import json
-    import subprocess
     import urllib.request
+
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/status", timeout=5) as r:
+        return json.loads(r.read())
+
+
+def _sample_busy(label: str, pid: int, port: int, seconds: float) -> None:
+    """Wait until the lesson records and analyses, then sample CPU, RSS and loop lag."""
+    deadline = time.monotonic() + 120
+    while True:
+        try:
+            st = _status(port)
+            if st.get("recording", {}).get("state") == "recording" and \
+                    (st.get("engagement") or {}).get("active"):
+                break
+        except OSError:
+            pass
+        if time.monotonic() > deadline:
+            raise SystemExit(f"{label}: not recording and analysing within 120 s")
+        time.sleep(1)
+    time.sleep(10)
+    p = psutil.Process(pid)
+    t0, c0 = time.monotonic(), p.cpu_times()
+    lags = []
+    while time.monotonic() - t0 < seconds:
+        lags.append(_status(port)["system"]["loop_lag_ms"])
+        time.sleep(0.5)
+    c1 = p.cpu_times()
+    cpu = (c1.user + c1.system - c0.user - c0.system) / (time.monotonic() - t0) * 100
+    st = _status(port)
+    lags.sort()
+    eng = st.get("engagement") or {}
+    print(f"busy lesson, {label} (recording, engagement at {eng.get('fps')} fps, "
+          f"{st.get('tablets', {}).get('connected')} tablets): CPU {cpu:.0f}% of a core, "
+          f"RSS {p.memory_info().rss / 2**20:.0f} MB, event-loop lag median "
+          f"{lags[len(lags) // 2]:.1f} ms, max {lags[-1]:.1f} ms ({len(lags)} samples)")
+
+
+def busy_demo(tmp: Path, seconds: float) -> None:
+    """``classroom-agent demo``: the agent and its emulators in one process."""
+    import subprocess
 
     port = free_port()
     proc = subprocess.Popen(
@@ -89,43 +131,61 @@ def busy(tmp: Path, seconds: float) -> None:
          "--listen", f"127.0.0.1:{port}"],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )
-
-    def status() -> dict:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/status", timeout=5) as r:
-            return json.loads(r.read())
-
     try:
-        deadline = time.monotonic() + 120
-        while True:  # wait until the lesson records and analyses
-            try:
-                st = status()
-                if st.get("recording", {}).get("state") == "recording" and \
-                        (st.get("engagement") or {}).get("active"):
-                    break
-            except OSError:
-                pass
-            if time.monotonic() > deadline:
-                raise SystemExit("demo did not start recording and analysing within 120 s")
-            time.sleep(1)
-        time.sleep(10)
-        p = psutil.Process(proc.pid)
-        t0, c0 = time.monotonic(), p.cpu_times()
-        lags = []
-        while time.monotonic() - t0 < seconds:
-            lags.append(status()["system"]["loop_lag_ms"])
-            time.sleep(0.5)
-        c1 = p.cpu_times()
-        cpu = (c1.user + c1.system - c0.user - c0.system) / (time.monotonic() - t0) * 100
-        st = status()
-        lags.sort()
-        eng = st.get("engagement") or {}
-        print(f"busy lesson (demo: recording, engagement at {eng.get('fps')} fps, "
-              f"{st.get('tablets', {}).get('connected')} tablets): CPU {cpu:.0f}% of a core, "
-              f"RSS {p.memory_info().rss / 2**20:.0f} MB, event-loop lag median "
-              f"{lags[len(lags) // 2]:.1f} ms, max {lags[-1]:.1f} ms ({len(lags)} samples)")
+        _sample_busy("demo process (agent + its emulators)", proc.pid, port, seconds)
     finally:
         proc.terminate()
         proc.wait(30)
+
+
+def busy_agent(tmp: Path, seconds: float, base: dict) -> None:
+    """The same lesson as deployed: ``classroom-agent run`` alone, the panel emulator in
+    this process (on a pty) and the 30 tablet bots in a ``simulate tablets`` process."""
+    import subprocess
+    import urllib.request
+
+    from agent.engagement.demo import demo_clip
+    from agent.panel.demo import start_demo_panel
+    from agent.tablets.demo import write_roster
+    from drivers.emulators.camera import ensure_demo_clip
+
+    port = free_port()
+    roster = tmp / "roster.csv"
+    students = 30
+    write_roster(roster, "class-7a", students + 2)
+    panel, entry = start_demo_panel("smart", link=str(tmp / "panel-tty"))
+    cfg = write_toml(tmp / "busy.toml", {
+        **base,
+        "storage": {"data_dir": str(tmp / "data3")},
+        "web": {"listen": f"127.0.0.1:{port}"},
+        "panels": [entry],
+        "cameras": [{"id": "teacher", "role": "teacher", "loop": True,
+                     "url": str(ensure_demo_clip(tmp / "clip"))}],
+        "recording": {"segment_s": 60.0},
+        "engagement": {"enabled": True, "source": str(demo_clip()), "loop": True,
+                       "active": "always", "window_s": 10.0},
+        "tablets": {"enabled": True, "join_code": "BENCH", "roster_file": str(roster)},
+    })
+    bots = None
+    try:
+        with AgentProcess(cfg) as agent:
+            agent.wait_http(f"http://127.0.0.1:{port}/healthz", timeout=60)
+            req = urllib.request.Request(f"http://127.0.0.1:{port}/api/recording/start",
+                                         data=b"{}", method="POST",
+                                         headers={"Content-Type": "application/json"})
+            urllib.request.urlopen(req, timeout=10).close()
+            bots = subprocess.Popen(
+                [sys.executable, "-m", "agent", "simulate", "tablets", "--url",
+                 f"ws://127.0.0.1:{port}/ws/tablet", "--count", str(students),
+                 "--join-code", "BENCH", "--roster", str(roster)],
+                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            _sample_busy("agent process alone (emulators outside)", agent.proc.pid, port,
+                         seconds)  # type: ignore[union-attr]
+    finally:
+        if bots is not None:
+            bots.terminate()
+            bots.wait(30)
+        panel.stop()
 
 
 if __name__ == "__main__":

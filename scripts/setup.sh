@@ -44,7 +44,7 @@ stamp=.venv/.classroom-agent-installed
 extras=""
 [ "$want_tests" = 1 ] && extras="[test]"
 sum="$(sha256sum pyproject.toml | cut -d' ' -f1)$extras"
-if [ ! -f "$stamp" ] || ! grep -qx -- "$sum" "$stamp"; then
+if [ ! -f "$stamp" ] || ! grep -qxF -- "$sum" "$stamp"; then
   echo "setup: installing Python packages into .venv"
   .venv/bin/python -m pip install -q --upgrade pip
   .venv/bin/python -m pip install -q -e ".${extras}"

@@ -76,7 +76,12 @@ class AgentProcess:
     def terminate(self, timeout: float = 15.0) -> int:
         assert self.proc
         self.proc.send_signal(signal.SIGTERM)
-        return self.proc.wait(timeout)
+        try:
+            return self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            # say why it hung: the agent's own log names the service that did not stop
+            raise AssertionError(f"agent still running {timeout} s after SIGTERM:\n"
+                                 + self.output()[-6000:]) from None
 
     def output(self) -> str:
         return self.log.read_text(errors="replace") if self.log.exists() else ""

@@ -24,7 +24,7 @@ def tablets(**over: Any) -> dict[str, Any]:
     doc: dict[str, Any] = {
         "connected": 0, "lesson": None, "checked_in": 0, "attendance": None, "question": None,
         "answers_current_question": 0, "hands_up": 0, "in_background": 0, "duplicates": 0,
-        "errors": {}, "closes": {}, "xapi": None,
+        "errors": {}, "closes": {}, "xapi": None, "db_recovered_from": "",
     }
     doc.update(over)
     return doc

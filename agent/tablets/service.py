@@ -49,6 +49,7 @@ from agent import events as ev
 from agent.commands import CommandError
 from agent.config import read_secret
 from agent.runtime.service import AgentContext, Service
+from agent.runtime.sqlite import GroupCommitWriter
 from agent.tablets.attendance import LessonContext, LessonTally
 from agent.tablets.roster import Roster, RosterError, load_tokens
 from drivers.tablets import protocol as p
@@ -61,7 +62,6 @@ from drivers.tablets.gateway import (
     Reject,
     Session,
 )
-from drivers.tablets.sqlitedb import GroupCommitDB
 
 log = logging.getLogger(__name__)
 
@@ -169,7 +169,9 @@ class TabletService(Service):
             join_code=read_secret(t.join_code, t.join_code_file), device_tokens=tokens,
         )
         self.db_path = str(Path(ctx.config.storage.data_dir) / "tablets.sqlite")
-        self.db = GroupCommitDB(self.db_path, SCHEMA)
+        # synchronous=NORMAL: survives an agent crash; a power cut may lose the last commits,
+        # which tablets resend (unacknowledged) and the dedupe ids then recognise
+        self.db = GroupCommitWriter(self.db_path, SCHEMA, synchronous="NORMAL", name="tablets")
         self.seen = SeenStore(self.db, self._today, keep_days=t.dedupe_keep_days)
         self.observer = _Metrics(ctx)
         self.gateway = Gateway(settings, self, self.seen, self.observer)
@@ -193,7 +195,6 @@ class TabletService(Service):
     # ------------------------------------------------------------------ lifecycle
 
     async def start(self) -> None:
-        Path(self.db_path).parent.mkdir(parents=True, exist_ok=True)
         await self.db.open()
         await self.seen.prune()
         await self._prune_checkins()
@@ -583,6 +584,7 @@ class TabletService(Service):
             "errors": {k[6:]: v for k, v in counters.items() if k.startswith("error.")},
             "closes": {k[6:]: v for k, v in counters.items() if k.startswith("close.")},
             "xapi": self.xapi.status() if self.xapi is not None else None,
+            "db_recovered_from": self.db.recovered_from,
         }
 
 

@@ -1,8 +1,9 @@
 """The durable outbox: every message bound for the district, stored in SQLite (WAL) before
 its producer moves on, deleted only after the broker's PUBACK.
 
-One writer thread owns the connection. Producers' puts that arrive together are written in
-one transaction (group commit), so durability costs one fsync per batch, not per message.
+One writer thread owns the connection (agent.runtime.sqlite). Producers' puts that arrive
+together are written in one transaction (group commit), so durability costs one fsync per
+batch, not per message.
 Order is the row id: FIFO overall, hence FIFO per topic. Each topic has a persistent
 sequence counter that goes into the envelope. The store is bounded in bytes: when full,
 the lowest-priority oldest rows go first and every drop is counted (persistently).
@@ -14,11 +15,8 @@ dirty until the broker has acknowledged it, and all re-sent after every reconnec
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures as cf
 import logging
-import queue
 import sqlite3
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -28,7 +26,7 @@ from typing import Any
 
 import msgspec
 
-from agent.runtime.sqlite import open_store
+from agent.runtime.sqlite import GroupCommitWriter, StoreClosed
 from agent.uplink.envelope import SCHEMA_VERSION, Envelope, encode, uuid7
 
 log = logging.getLogger(__name__)
@@ -72,14 +70,7 @@ class Item:
     retained: bool = False
 
 
-class OutboxClosed(RuntimeError):
-    pass
-
-
-class _TransactionLost(Exception):
-    def __init__(self, error: sqlite3.Error) -> None:
-        super().__init__(str(error))
-        self.error = error
+OutboxClosed = StoreClosed  # raised by a put after close
 
 
 class Outbox:
@@ -96,16 +87,11 @@ class Outbox:
         self.school = school
         self.room = room
         self.max_bytes = max_bytes
-        self.synchronous = synchronous
         self.batch_max = batch_max
-        self._ops: queue.SimpleQueue[tuple[Callable[..., Any], tuple[Any, ...], cf.Future]] = (
-            queue.SimpleQueue()
-        )
-        self._thread: threading.Thread | None = None
-        self._db: sqlite3.Connection | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
+        # an undone write was already counted in the mirrors: re-read them from disk
+        self._writer = GroupCommitWriter(path, SCHEMA, synchronous=synchronous, name="outbox",
+                                         batch_max=batch_max, on_rollback=self._reload_mirrors)
         self._new = asyncio.Event()
-        self._closed = False
         # Mirrors of what is on disk, kept by the writer thread, read from the loop.
         self.depth = 0
         self.bytes = 0
@@ -113,30 +99,25 @@ class Outbox:
         self.enqueued = 0
         self.sent = 0
         self.oldest_created: float | None = None
-        self.recovered_from = ""  # set when a damaged file was moved aside at open
         self._seq: dict[str, int] = {}
+
+    @property
+    def recovered_from(self) -> str:
+        """Set when a damaged file was moved aside at open."""
+        return self._writer.recovered_from
 
     # ------------------------------------------------------------------ lifecycle
 
     async def open(self) -> None:
-        self._loop = asyncio.get_running_loop()
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._thread = threading.Thread(target=self._writer, name="outbox-writer", daemon=True)
-        self._thread.start()
+        await self._writer.open()
         try:
-            await self._call(self._open_db)
+            await self._call(self._reload_mirrors)
         except BaseException:
-            self._ops.put((None, (), cf.Future()))  # type: ignore[arg-type]
-            await asyncio.to_thread(self._thread.join, 10)
+            await self._writer.close()
             raise
 
     async def close(self) -> None:
-        if self._closed or self._thread is None:
-            return
-        await self._call(self._close_db)
-        self._closed = True
-        self._ops.put((None, (), cf.Future()))  # type: ignore[arg-type]
-        await asyncio.to_thread(self._thread.join, 10)
+        await self._writer.close()
 
     # ------------------------------------------------------------------ producer side
 
@@ -186,119 +167,20 @@ class Outbox:
             room=self.room, type=item.type, data=item.data,
         )
 
-    # ------------------------------------------------------------------ thread plumbing
-
     async def _call(self, fn: Callable[..., Any], *args: Any) -> Any:
-        if self._closed:
-            raise OutboxClosed("outbox is closed")
-        fut: cf.Future = cf.Future()
-        self._ops.put((fn, args, fut))
-        # shielded: a cancelled caller must not cancel the write under the writer thread
-        return await asyncio.shield(asyncio.wrap_future(fut))
-
-    def _writer(self) -> None:
-        while True:
-            batch = [self._ops.get()]
-            while len(batch) < self.batch_max:
-                try:
-                    batch.append(self._ops.get_nowait())
-                except queue.Empty:
-                    break
-            stop = False
-            done: list[tuple[cf.Future, Any, BaseException | None]] = []
-            for fn, args, fut in batch:
-                if fn is None:
-                    stop = True
-                    continue
-                try:
-                    done.append((fut, self._run_op(fn, args), None))
-                except _TransactionLost as lost:
-                    # SQLite rolled the whole transaction back (disk full, I/O error):
-                    # nothing this batch wrote so far is on disk, so nobody may hear "done"
-                    done = [(f, None, lost.error) for f, _, _ in done]
-                    done.append((fut, None, lost.error))
-                except BaseException as e:  # this operation only; its savepoint is undone
-                    done.append((fut, None, e))
-            try:
-                if self._db is not None and self._db.in_transaction:
-                    self._db.commit()
-            except sqlite3.Error as e:
-                log.exception("outbox commit failed")
-                self._abandon()
-                done = [(f, None, e) for f, _, _ in done]
-            for fut, value, err in done:
-                if fut.cancelled():
-                    continue
-                if err is None:
-                    fut.set_result(value)
-                else:
-                    fut.set_exception(err)
-            if stop:
-                return
-
-    def _run_op(self, fn: Callable[..., Any], args: tuple[Any, ...]) -> Any:
-        """One operation inside the batch's transaction, under its own savepoint so a
-        failure undoes exactly its own writes (a put_many is all or nothing)."""
-        db = self._db
-        if db is None:  # opening (or closed): no transaction to join
-            return fn(*args)
-        if not db.in_transaction:
-            db.execute("BEGIN IMMEDIATE")
-        db.execute("SAVEPOINT op")
-        try:
-            value = fn(*args)
-        except BaseException as e:
-            if self._db is db and db.in_transaction:
-                db.execute("ROLLBACK TO op")
-                db.execute("RELEASE op")
-                self._reload_mirrors()  # the in-memory mirrors counted the undone writes
-                raise
-            self._abandon()
-            if isinstance(e, sqlite3.Error):
-                raise _TransactionLost(e) from e
-            raise
-        if self._db is db and db.in_transaction:
-            db.execute("RELEASE op")
-        return value
-
-    def _abandon(self) -> None:
-        """After a failed transaction: roll back what is left, re-read what is on disk."""
-        if self._db is None:
-            return
-        try:
-            if self._db.in_transaction:
-                self._db.rollback()
-            self._reload_mirrors()
-        except sqlite3.Error:
-            log.exception("outbox: cannot re-read its state after a failed write")
+        return await self._writer.call(lambda db: fn(db, *args))
 
     # ------------------------------------------------------------------ on the writer thread
 
-    def _open_db(self) -> None:
-        self._db, self.recovered_from = open_store(self.path, SCHEMA, self.synchronous)
-        self._reload_mirrors()
-
-    def _reload_mirrors(self) -> None:
-        db = self._db
-        assert db is not None
+    def _reload_mirrors(self, db: sqlite3.Connection) -> None:
         self.depth, self.bytes = db.execute(
             "SELECT COUNT(*), COALESCE(SUM(LENGTH(payload)), 0) FROM messages"
         ).fetchone()
         self.dropped = dict(db.execute("SELECT priority, n FROM dropped").fetchall())
         self._seq = dict(db.execute("SELECT topic, seq FROM seqs").fetchall())
-        self._refresh_oldest()
+        self._refresh_oldest(db)
 
-    def _close_db(self) -> None:
-        if self._db is not None:
-            if self._db.in_transaction:
-                self._db.commit()
-            self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-            self._db.close()
-            self._db = None
-
-    def _put_many(self, items: list[Item]) -> None:
-        db = self._db
-        assert db is not None
+    def _put_many(self, db: sqlite3.Connection, items: list[Item]) -> None:
         now = time.time()
         for item in items:
             seq = self._seq.get(item.topic, 0) + 1
@@ -312,8 +194,8 @@ class Outbox:
                     (item.topic, payload, env.id),
                 )
             else:
-                if not self._make_room(len(payload), item.priority):
-                    self._count_drop(item.priority, 1)
+                if not self._make_room(db, len(payload), item.priority):
+                    self._count_drop(db, item.priority, 1)
                     continue
                 db.execute(
                     "INSERT INTO messages(topic, payload, priority, created) VALUES (?,?,?,?)",
@@ -331,10 +213,8 @@ class Outbox:
             self._seq[item.topic] = seq
             self.enqueued += 1
 
-    def _make_room(self, size: int, priority: int) -> bool:
+    def _make_room(self, db: sqlite3.Connection, size: int, priority: int) -> bool:
         """Drop lowest-priority, oldest rows (never above ``priority``) until ``size`` fits."""
-        db = self._db
-        assert db is not None
         while self.bytes + size > self.max_bytes:
             victims = db.execute(
                 "SELECT id, priority, LENGTH(payload) FROM messages WHERE priority <= ? "
@@ -348,35 +228,31 @@ class Outbox:
             for vid, vprio, vsize in victims:
                 ids.append(vid)
                 freed += vsize
-                self._count_drop(vprio, 1)
+                self._count_drop(db, vprio, 1)
                 if self.bytes - freed + size <= self.max_bytes:
                     break
             db.executemany("DELETE FROM messages WHERE id=?", [(i,) for i in ids])
             self.depth -= len(ids)
             self.bytes -= freed
-            self._refresh_oldest()
+            self._refresh_oldest(db)
         return True
 
-    def _count_drop(self, priority: int, n: int) -> None:
-        assert self._db is not None
+    def _count_drop(self, db: sqlite3.Connection, priority: int, n: int) -> None:
         self.dropped[priority] = self.dropped.get(priority, 0) + n
-        self._db.execute(
+        db.execute(
             "INSERT INTO dropped(priority, n) VALUES (?, ?) "
             "ON CONFLICT(priority) DO UPDATE SET n = n + excluded.n",
             (priority, n),
         )
 
-    def _fetch(self, after_id: int, limit: int) -> list[Row]:
-        assert self._db is not None
-        rows = self._db.execute(
+    def _fetch(self, db: sqlite3.Connection, after_id: int, limit: int) -> list[Row]:
+        rows = db.execute(
             "SELECT id, topic, payload FROM messages WHERE id > ? ORDER BY id LIMIT ?",
             (after_id, limit),
         ).fetchall()
         return [Row(*r) for r in rows]
 
-    def _ack(self, ids: list[int]) -> None:
-        db = self._db
-        assert db is not None
+    def _ack(self, db: sqlite3.Connection, ids: list[int]) -> None:
         gone = 0
         size = 0
         for i in ids:
@@ -388,28 +264,24 @@ class Outbox:
         self.depth -= gone
         self.bytes -= size
         self.sent += len(ids)
-        self._refresh_oldest()
+        self._refresh_oldest(db)
 
-    def _dirty_retained(self) -> list[tuple[str, bytes, str]]:
-        assert self._db is not None
-        return self._db.execute(
+    def _dirty_retained(self, db: sqlite3.Connection) -> list[tuple[str, bytes, str]]:
+        return db.execute(
             "SELECT topic, payload, msg_id FROM retained WHERE dirty=1 ORDER BY topic"
         ).fetchall()
 
-    def _ack_retained(self, topic: str, msg_id: str) -> None:
-        assert self._db is not None
-        self._db.execute(
+    def _ack_retained(self, db: sqlite3.Connection, topic: str, msg_id: str) -> None:
+        db.execute(
             "UPDATE retained SET dirty=0 WHERE topic=? AND msg_id=?", (topic, msg_id)
         )
         self.sent += 1
 
-    def _mark_retained_dirty(self) -> None:
-        assert self._db is not None
-        self._db.execute("UPDATE retained SET dirty=1")
+    def _mark_retained_dirty(self, db: sqlite3.Connection) -> None:
+        db.execute("UPDATE retained SET dirty=1")
 
-    def _refresh_oldest(self) -> None:
-        assert self._db is not None
-        row = self._db.execute("SELECT created FROM messages ORDER BY id LIMIT 1").fetchone()
+    def _refresh_oldest(self, db: sqlite3.Connection) -> None:
+        row = db.execute("SELECT created FROM messages ORDER BY id LIMIT 1").fetchone()
         self.oldest_created = row[0] if row else None
 
 

@@ -22,8 +22,17 @@ import sqlite3
 from collections import OrderedDict
 from collections.abc import Callable
 from datetime import date, timedelta
+from typing import Any, Protocol
 
-from drivers.tablets.sqlitedb import GroupCommitDB
+
+class Store(Protocol):
+    """What the seen-ids need of a database: a writer that runs work on a connection (the
+    agent gives its group-commit writer; see agent/runtime/sqlite.py)."""
+
+    def add_schema(self, sql: str) -> None: ...
+    async def call(self, fn: Callable[[sqlite3.Connection], Any]) -> Any: ...
+    def submit(self, fn: Callable[[sqlite3.Connection], Any]) -> None: ...
+
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS seen (
@@ -44,7 +53,7 @@ BUSY = "busy"
 class SeenStore:
     def __init__(
         self,
-        db: GroupCommitDB,
+        db: Store,
         today: Callable[[], date],
         keep_days: int = 2,
         memory_max: int = 50_000,

@@ -214,7 +214,7 @@ async def test_last_will_on_sigkill_and_offline_on_sigterm(mosquitto, tmp_path) 
             agent = AgentProcess(cfg).start()
             try:
                 await collect(sub, lambda g: decode(g[-1].payload).data["state"] == "online")
-                rc = action(agent)
+                rc = await asyncio.to_thread(action, agent)  # keep the subscriber served
                 got = await collect(sub, lambda g: decode(g[-1].payload).data["state"]
                                     == "offline")
             finally:

@@ -86,8 +86,8 @@ async def test_disk_full_mid_batch_never_confirms_what_is_not_on_disk(tmp_path: 
     ob = Outbox(tmp_path / "o.db", "s", "r")
     await ob.open()
     await ob.put(item("events/a", -1))
-    pages = await ob._call(lambda: ob._db.execute("PRAGMA page_count").fetchone()[0])
-    await ob._call(lambda: ob._db.execute(f"PRAGMA max_page_count={pages + 3}"))
+    pages = await ob._call(lambda db: db.execute("PRAGMA page_count").fetchone()[0])
+    await ob._call(lambda db: db.execute(f"PRAGMA max_page_count={pages + 3}"))
     results = await asyncio.gather(*(ob.put(item("events/a", i, pad=2000)) for i in range(30)),
                                    return_exceptions=True)
     confirmed = {i for i, r in enumerate(results) if r is None}

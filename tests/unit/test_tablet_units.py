@@ -14,13 +14,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from agent.events import AttendanceEvent, InteractionEvent
+from agent.runtime.sqlite import GroupCommitWriter
 from agent.tablets.attendance import LessonContext, LessonTally
 from agent.tablets.roster import Roster, RosterError
 from agent.tablets.xapi import VERBS, render
 from drivers.tablets import protocol as p
 from drivers.tablets.dedupe import DUPLICATE, NEW, SeenStore
 from drivers.tablets.gateway import Gateway, GatewaySettings, Incoming
-from drivers.tablets.sqlitedb import GroupCommitDB
 
 # --------------------------------------------------------------------------- roster
 
@@ -93,7 +93,7 @@ def test_attendance_statuses_and_head_count():
 async def test_seen_store_survives_reopen_and_prunes_old_days(tmp_path: Path):
     path = str(tmp_path / "t.sqlite")
     today = [date(2026, 3, 2)]
-    db = GroupCommitDB(path)
+    db = GroupCommitWriter(path)
     seen = SeenStore(db, lambda: today[0], keep_days=2)
     await db.open()
     assert await seen.claim("d1", "m1") == NEW
@@ -102,7 +102,7 @@ async def test_seen_store_survives_reopen_and_prunes_old_days(tmp_path: Path):
     assert await seen.claim("d1", "m1") == DUPLICATE
     await db.close()
 
-    db = GroupCommitDB(path)
+    db = GroupCommitWriter(path)
     seen = SeenStore(db, lambda: today[0], keep_days=2, memory_max=1)
     await db.open()
     assert await seen.claim("d1", "m1") == DUPLICATE  # from SQLite
@@ -117,7 +117,7 @@ async def test_seen_store_survives_reopen_and_prunes_old_days(tmp_path: Path):
 
 
 async def test_concurrent_claim_of_same_id_waits_for_the_first():
-    db = GroupCommitDB(":memory:")
+    db = GroupCommitWriter(":memory:")
     seen = SeenStore(db, date.today)
     await db.open()
     assert await seen.claim("d", "m") == NEW
@@ -207,8 +207,8 @@ HELLO = p.encode(p.Hello(id="h", protocol=1, device_id="tab-1", student_id="s1",
                          join_code="code"))
 
 
-async def make_gateway(**kw: Any) -> tuple[Gateway, CountingHandler, GroupCommitDB]:
-    db = GroupCommitDB(":memory:")
+async def make_gateway(**kw: Any) -> tuple[Gateway, CountingHandler, GroupCommitWriter]:
+    db = GroupCommitWriter(":memory:")
     seen = SeenStore(db, date.today)
     await db.open()
     h = CountingHandler()
@@ -278,7 +278,7 @@ class _FlakyConn:
         self.fail_begin = 0
 
     def execute(self, sql: str, *args: Any) -> Any:
-        if sql == "BEGIN" and self.fail_begin:
+        if sql.startswith("BEGIN") and self.fail_begin:
             self.fail_begin -= 1
             import sqlite3
 
@@ -289,27 +289,29 @@ class _FlakyConn:
         return getattr(self._conn, name)
 
 
-class FlakyDB(GroupCommitDB):
+class FlakyDB(GroupCommitWriter):
     def _connect(self) -> Any:
-        self.conn = _FlakyConn(super()._connect())
-        return self.conn
+        conn, recovered = super()._connect()
+        self.conn = _FlakyConn(conn)
+        return self.conn, recovered
 
 
-async def test_failed_begin_settles_every_future_of_the_batch():
+async def test_failed_begin_settles_every_future_and_fails_only_its_own_work():
     db = FlakyDB(":memory:")
     seen = SeenStore(db, date.today)
     await db.open()
     try:
         db.conn.fail_begin = 1
-        # the guard only stops a hang from blocking the suite: before the fix these
-        # futures were never settled and claim() waited forever
+        # the guard only stops a hang from blocking the suite: futures left unsettled
+        # made claim() wait forever
         async with asyncio.timeout(30):
             got = await asyncio.gather(seen.claim("d", "m1"), seen.claim("d", "m2"),
                                        db.call(lambda c: 1), return_exceptions=True)
-        assert all(isinstance(g, Exception) and "disk I/O" in str(g) for g in got), got
-        assert not seen._inflight  # no id left "in flight": a resend is not BUSY
+        assert isinstance(got[0], Exception) and "disk I/O" in str(got[0]), got
+        assert got[1:] == [NEW, 1]  # the next operation began a transaction of its own
+        assert set(seen._inflight) == {("d", "m2")}  # the failed id is not left in flight
         async with asyncio.timeout(30):
-            assert await seen.claim("d", "m1") == NEW
+            assert await seen.claim("d", "m1") == NEW  # a resend is processed
             assert await db.call(lambda c: 2) == 2  # the writer thread lives on
     finally:
         await db.close()
