@@ -329,11 +329,14 @@ class UsageBySubject(msgspec.Struct, kw_only=True):
 
 
 class UsageDaily(Event, kw_only=True):
-    """The room's usage of one local day (``usage``), published once per day; ``week_*``
-    is the ISO week (Mon-Sun) up to and including that day."""
+    """The room's usage of one local day (``usage``), published once per day at the report
+    time; ``week_*`` is the ISO week (Mon-Sun) up to and including that day. A lesson that
+    closes later sends the day again with the next ``revision``: the highest one is the
+    day's figure."""
 
     date: str
     week: str  # ISO week, e.g. 2026-W37
+    revision: int = 0  # 0 for the day's first message; each later one replaces it
     lessons: int = 0
     smart_lessons: int = 0
     recordings: int = 0

@@ -24,6 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from tests.agentproc import AgentProcess, write_toml
 from tests.conftest import Mosquitto, free_port
+from tests.recording_helpers import post_json
 
 
 def measure(cfg: Path, port: int, seconds: float, warmup: float = 8.0) -> tuple[float, float]:
@@ -142,7 +143,6 @@ def busy_agent(tmp: Path, seconds: float, base: dict) -> None:
     """The same lesson as deployed: ``classroom-agent run`` alone, the panel emulator in
     this process (on a pty) and the 30 tablet bots in a ``simulate tablets`` process."""
     import subprocess
-    import urllib.request
 
     from agent.engagement.demo import demo_clip
     from agent.panel.demo import start_demo_panel
@@ -170,10 +170,7 @@ def busy_agent(tmp: Path, seconds: float, base: dict) -> None:
     try:
         with AgentProcess(cfg) as agent:
             agent.wait_http(f"http://127.0.0.1:{port}/healthz", timeout=60)
-            req = urllib.request.Request(f"http://127.0.0.1:{port}/api/recording/start",
-                                         data=b"{}", method="POST",
-                                         headers={"Content-Type": "application/json"})
-            urllib.request.urlopen(req, timeout=10).close()
+            post_json(f"http://127.0.0.1:{port}/api/recording/start")
             bots = subprocess.Popen(
                 [sys.executable, "-m", "agent", "simulate", "tablets", "--url",
                  f"ws://127.0.0.1:{port}/ws/tablet", "--count", str(students),

@@ -9,6 +9,7 @@ shape contract is checked when the session opens. A missing or corrupt default i
 from __future__ import annotations
 
 import hashlib
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -110,6 +111,24 @@ def resolve(name: str, override: str | Path | None = None) -> Path:
     return path
 
 
+_arena_lock = threading.Lock()
+_arena_registered = False
+
+
+def _use_shared_arena(ort, opts) -> None:
+    """One CPU memory arena for every session of the process instead of one each: the
+    models run one after another on one worker thread, so their peaks need not add up
+    (about 8 MB less RSS with all three, docs/BENCHMARKS.md)."""
+    global _arena_registered
+    with _arena_lock:
+        if not _arena_registered:
+            info = ort.OrtMemoryInfo("Cpu", ort.OrtAllocatorType.ORT_ARENA_ALLOCATOR, 0,
+                                     ort.OrtMemType.DEFAULT)
+            ort.create_and_register_allocator(info, ort.OrtArenaCfg(0, -1, -1, -1))
+            _arena_registered = True
+    opts.add_session_config_entry("session.use_env_allocators", "1")
+
+
 def open_session(name: str, override: str | Path | None = None, intra_threads: int = 1,
                  inter_threads: int = 1, providers: list[str] | None = None):
     """An onnxruntime InferenceSession for model ``name``, its I/O checked against the
@@ -126,6 +145,7 @@ def open_session(name: str, override: str | Path | None = None, intra_threads: i
     # memory patterns pre-plan buffers per input shape; with tiles and varying face counts
     # they cost ~40 MB of RSS and bought no measurable speed here (bench/engagement.py)
     opts.enable_mem_pattern = False
+    _use_shared_arena(ort, opts)
     try:
         sess = ort.InferenceSession(
             str(path), sess_options=opts, providers=providers or ["CPUExecutionProvider"]

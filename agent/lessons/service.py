@@ -682,24 +682,25 @@ class LessonService(Service):
         assert self.store is not None
         local = now.astimezone(self.tz)
         today = local.date()
-        due: list[date] = []
         since = (today - timedelta(days=USAGE_CATCHUP_DAYS)).isoformat()
-        for d in await asyncio.to_thread(self.store.dates_with_lessons, since):
-            dd = date.fromisoformat(d)
-            if dd < today:
-                due.append(dd)
-        if local.time() >= parse_hhmm(self.cfg.daily_report_time) and today not in due:
+        counts = await asyncio.to_thread(self.store.lesson_counts, since)
+        due = {d for d in map(date.fromisoformat, counts) if d < today}
+        if local.time() >= parse_hhmm(self.cfg.daily_report_time):
             school_day = self.timetable is not None and self.timetable.day_plan(today) is not None
-            if school_day or today.isoformat() in await asyncio.to_thread(
-                self.store.dates_with_lessons, today.isoformat()
-            ):
-                due.append(today)
+            if school_day or today.isoformat() in counts:
+                due.add(today)
         for d in sorted(due):
-            if await asyncio.to_thread(self.store.usage_sent, d.isoformat()):
+            lessons = counts.get(d.isoformat(), 0)
+            sent = await asyncio.to_thread(self.store.usage_sent, d.isoformat())
+            if sent is not None and lessons <= sent[0]:
                 continue
+            # a lesson closed after that day's message (late ad-hoc lesson, or one running
+            # past daily_report_time): the day goes out again, as the next revision
             event = await self.usage_daily(d)
+            event.revision = 0 if sent is None else sent[1] + 1
             await self.ctx.bus.publish(event)
-            await asyncio.to_thread(self.store.mark_usage_sent, d.isoformat(), now)
+            await asyncio.to_thread(self.store.mark_usage_sent, d.isoformat(), now, lessons,
+                                    event.revision)
             self._m_usage.inc()
         if self.cfg.keep_days and self._pruned != today:
             self._pruned = today

@@ -60,7 +60,9 @@ CREATE TABLE IF NOT EXISTS signals (
 CREATE INDEX IF NOT EXISTS signals_by_lesson ON signals(lesson_id, seq);
 CREATE TABLE IF NOT EXISTS usage_sent (
     date TEXT PRIMARY KEY,
-    sent TEXT NOT NULL
+    sent TEXT NOT NULL,
+    lessons INTEGER NOT NULL DEFAULT 0,   -- closed lessons that message counted
+    revision INTEGER NOT NULL DEFAULT 0
 );
 """
 
@@ -132,6 +134,20 @@ class LessonStore:
         # summaries are records: never lost (synchronous=FULL)
         self._db, self.recovered_from = open_store(path, SCHEMA, "FULL")
         self._db.row_factory = sqlite3.Row
+        self._migrate()
+
+    def _migrate(self) -> None:
+        cols = {r["name"] for r in self._db.execute("PRAGMA table_info(usage_sent)")}
+        if "revision" not in cols:  # a store made before usage revisions existed
+            with self._transaction():
+                self._db.execute("ALTER TABLE usage_sent ADD COLUMN lessons INTEGER NOT NULL "
+                                 "DEFAULT 0")
+                self._db.execute("ALTER TABLE usage_sent ADD COLUMN revision INTEGER NOT NULL "
+                                 "DEFAULT 0")
+                # what was sent counted the lessons stored then: do not send those days again
+                self._db.execute(
+                    "UPDATE usage_sent SET lessons = (SELECT COUNT(*) FROM lessons "
+                    "WHERE lessons.date = usage_sent.date AND state = 'closed')")
 
     def close(self) -> None:
         with self._lock:
@@ -261,25 +277,30 @@ class LessonStore:
             rows = self._db.execute(q, args).fetchall()
         return [json.loads(r["summary"]) for r in rows]
 
-    def dates_with_lessons(self, since: str) -> list[str]:
+    def lesson_counts(self, since: str) -> dict[str, int]:
+        """Closed lessons per local date, from ``since`` on."""
         with self._lock:
             rows = self._db.execute(
-                "SELECT DISTINCT date FROM lessons WHERE state = 'closed' AND date >= ? "
-                "ORDER BY date",
+                "SELECT date, COUNT(*) FROM lessons WHERE state = 'closed' AND date >= ? "
+                "GROUP BY date ORDER BY date",
                 (since,),
             ).fetchall()
-        return [r["date"] for r in rows]
+        return {r[0]: r[1] for r in rows}
 
-    def usage_sent(self, date: str) -> bool:
+    def usage_sent(self, date: str) -> tuple[int, int] | None:
+        """(lessons counted, revision) of the last usage message sent for ``date``."""
         with self._lock:
-            row = self._db.execute("SELECT 1 FROM usage_sent WHERE date = ?", (date,)).fetchone()
-        return row is not None
+            row = self._db.execute(
+                "SELECT lessons, revision FROM usage_sent WHERE date = ?", (date,)
+            ).fetchone()
+        return (row[0], row[1]) if row else None
 
-    def mark_usage_sent(self, date: str, when: datetime) -> None:
+    def mark_usage_sent(self, date: str, when: datetime, lessons: int, revision: int) -> None:
         with self._lock:
             self._db.execute(
-                "INSERT OR REPLACE INTO usage_sent (date, sent) VALUES (?, ?)",
-                (date, when.isoformat()),
+                "INSERT OR REPLACE INTO usage_sent (date, sent, lessons, revision) "
+                "VALUES (?, ?, ?, ?)",
+                (date, when.isoformat(), lessons, revision),
             )
 
     def prune(self, before_date: str) -> int:
