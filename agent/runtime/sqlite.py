@@ -10,7 +10,6 @@ so it can report it.
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures as cf
 import contextlib
 import logging
 import queue
@@ -71,6 +70,8 @@ def open_store(
 # ---------------------------------------------------------------------- the writer thread
 
 Op = Callable[[sqlite3.Connection], Any]
+Waiter = tuple[asyncio.AbstractEventLoop, "asyncio.Future[Any]"] | None  # None: fire-and-forget
+Done = list[tuple[Waiter, Any, BaseException | None]]
 _STOP = object()
 
 
@@ -134,10 +135,11 @@ class GroupCommitWriter:
         await asyncio.to_thread(self._thread.join, 30)
 
     async def call(self, fn: Op) -> Any:
-        fut: cf.Future[Any] = cf.Future()
-        self._put(fn, fut)
-        # shielded: a cancelled caller must not cancel the write under the writer thread
-        return await asyncio.shield(asyncio.wrap_future(fut))
+        loop = asyncio.get_running_loop()
+        fut = loop.create_future()
+        # a cancelled caller cancels only its wait: the write itself still happens
+        self._put(fn, (loop, fut))
+        return await fut
 
     def submit(self, fn: Op) -> None:
         try:
@@ -145,11 +147,11 @@ class GroupCommitWriter:
         except StoreClosed:  # a late write during shutdown: say so, do not fail the caller
             log.warning("%s store: write after close dropped", self.name)
 
-    def _put(self, fn: Op, fut: cf.Future[Any] | None) -> None:
+    def _put(self, fn: Op, waiter: Waiter) -> None:
         with self._lock:  # against the writer dying between the check and the put
             if self._closed or self._thread is None:
                 raise StoreClosed(f"{self.name} store is not open")
-            self._q.put((fn, fut))
+            self._q.put((fn, waiter))
 
     # ------------------------------------------------------------------ on the thread
 
@@ -166,7 +168,7 @@ class GroupCommitWriter:
                 self._run_batch(work)
             except BaseException as e:  # a bug here must not leave callers waiting forever
                 log.exception("%s store: writer failed; closing the store", self.name)
-                self._settle([(fut, None, e) for _fn, fut in work])
+                self._settle([(waiter, None, e) for _fn, waiter in work])
                 with self._lock:
                     self._closed = True
                     self._fail_queued(e)
@@ -176,25 +178,25 @@ class GroupCommitWriter:
                 self._close_db()
                 return
 
-    def _run_batch(self, work: list[tuple[Op, cf.Future[Any] | None]]) -> None:
+    def _run_batch(self, work: list[tuple[Op, Waiter]]) -> None:
         db = self._db
         assert db is not None
-        done: list[tuple[cf.Future[Any] | None, Any, BaseException | None]] = []
+        done: Done = []
 
         def lost(e: BaseException) -> None:
             # SQLite rolled the whole transaction back (disk full, I/O error): nothing this
             # batch wrote so far is on disk, so nobody may hear "done"
             done[:] = [(f, None, err or e) for f, _, err in done]
 
-        for fn, fut in work:
+        for fn, waiter in work:
             if done and not db.in_transaction:
                 lost(sqlite3.OperationalError("transaction rolled back"))
             try:
-                done.append((fut, self._run_op(db, fn), None))
+                done.append((waiter, self._run_op(db, fn), None))
             except BaseException as e:  # this operation only; its savepoint is undone
                 if not db.in_transaction:
                     lost(e)
-                done.append((fut, None, e))
+                done.append((waiter, None, e))
         try:
             if any(err is None for _, _, err in done):
                 if not db.in_transaction:
@@ -207,17 +209,20 @@ class GroupCommitWriter:
             lost(e)
         self._settle(done)
 
-    def _settle(self, done: list[tuple[cf.Future[Any] | None, Any, BaseException | None]]
-                ) -> None:
-        for fut, value, err in done:
-            if fut is None:
+    def _settle(self, done: Done) -> None:
+        """Hand results to their event loops: one wake-up per loop and batch."""
+        by_loop: dict[asyncio.AbstractEventLoop, Done] = {}
+        for waiter, value, err in done:
+            if waiter is None:
                 if err is not None:
                     log.warning("%s store: background write failed: %s", self.name, err)
-            elif not fut.done():
-                if err is None:
-                    fut.set_result(value)
-                else:
-                    fut.set_exception(err)
+            else:
+                by_loop.setdefault(waiter[0], []).append((waiter, value, err))
+        for loop, results in by_loop.items():
+            try:
+                loop.call_soon_threadsafe(_resolve, results)
+            except RuntimeError:  # that event loop is closed: nobody waits any more
+                pass
 
     def _fail_queued(self, e: BaseException) -> None:
         while True:
@@ -277,3 +282,15 @@ class GroupCommitWriter:
         except sqlite3.Error as e:
             log.error("%s store: closing: %s", self.name, e)
         db.close()
+
+
+def _resolve(results: Done) -> None:
+    for waiter, value, err in results:
+        assert waiter is not None
+        fut = waiter[1]
+        if fut.done():  # the caller was cancelled
+            continue
+        if err is None:
+            fut.set_result(value)
+        else:
+            fut.set_exception(err)
