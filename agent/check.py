@@ -71,7 +71,8 @@ async def probe_panels(cfg: Config, timeout: float) -> list[Probe]:
                          or not d.reason.startswith("starting") else None)
         task = asyncio.create_task(dev.run())
         try:
-            await asyncio.wait_for(settled.wait(), timeout)
+            async with asyncio.timeout(timeout):
+                await settled.wait()
         except TimeoutError:
             pass
         # judged before stopping the driver (stopping says "offline: stopped")
@@ -97,7 +98,8 @@ async def probe_cameras(cfg: Config, timeout: float) -> list[Probe]:
     async def one(cam) -> Probe:
         opts = source_options(cam, cfg.recording.stall_s)
         try:
-            info = await asyncio.wait_for(asyncio.to_thread(probe, opts), timeout + 5)
+            async with asyncio.timeout(timeout + 5):
+                info = await asyncio.to_thread(probe, opts)
         except SourceError as e:
             return Probe(f"camera {cam.id}", False, f"{redact(cam.url)}: {e.status}: {e.reason}")
         except TimeoutError:

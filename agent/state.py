@@ -43,7 +43,8 @@ class State:
     async def wait_changed(self, since: int, timeout: float) -> int:
         if self.version == since:
             try:
-                await asyncio.wait_for(self._changed.wait(), timeout)
+                async with asyncio.timeout(timeout):
+                    await self._changed.wait()
             except TimeoutError:
                 pass
         return self.version

@@ -209,8 +209,8 @@ class EngagementService(Service):
             remaining = self.cfg.window_s - (clock.monotonic() - w_mono)
             try:
                 if results.empty():
-                    _t, r = await asyncio.wait_for(
-                        results.get(), max(0.0, min(remaining, ACTIVE_CHECK_S)))
+                    async with asyncio.timeout(max(0.0, min(remaining, ACTIVE_CHECK_S))):
+                        _t, r = await results.get()
                 else:
                     _t, r = results.get_nowait()
                 self._on_result(r)

@@ -453,7 +453,8 @@ class RecordingService(Service):
         consumer, self._consumer = self._consumer, None
         if consumer is not None and not consumer.done():
             try:
-                await asyncio.wait_for(session.queue.join(), EVENTS_SETTLE_S)
+                async with asyncio.timeout(EVENTS_SETTLE_S):
+                    await session.queue.join()
             except TimeoutError:
                 log.error("recording %s: capture events not applied within %.0f s",
                           session.m.recording_id, EVENTS_SETTLE_S)
@@ -461,8 +462,8 @@ class RecordingService(Service):
             consumer.cancel()
             await asyncio.gather(consumer, return_exceptions=True)
         try:
-            await asyncio.wait_for(session.drain(self._on_capture, self._count_event_error),
-                                   EVENTS_SETTLE_S)
+            async with asyncio.timeout(EVENTS_SETTLE_S):
+                await session.drain(self._on_capture, self._count_event_error)
         except TimeoutError:
             log.error("recording %s: left capture events unapplied", session.m.recording_id)
         return stuck
@@ -682,8 +683,8 @@ class RecordingService(Service):
     async def _retention_loop(self) -> None:
         while True:
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._retention_wake.wait(),
-                                       self.cfg.retention_interval_s)
+                async with asyncio.timeout(self.cfg.retention_interval_s):
+                    await self._retention_wake.wait()
             self._retention_wake.clear()
             try:
                 await self.enforce_retention()
@@ -798,7 +799,8 @@ class RecordingService(Service):
                     if fresh:
                         await self._delete(fresh, "uploaded; delete_after_upload is on")
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._upload_wake.wait(), 2.0)
+                async with asyncio.timeout(2.0):
+                    await self._upload_wake.wait()
             self._upload_wake.clear()
 
     # ------------------------------------------------------------------ crash recovery

@@ -132,7 +132,8 @@ class Agent:
         interval = min(self.notifier.watchdog_interval_s or 10.0, 10.0)
         while not self._stop.is_set():
             try:
-                await asyncio.wait_for(self._stop.wait(), interval)
+                async with asyncio.timeout(interval):
+                    await self._stop.wait()
             except TimeoutError:
                 if self.notifier.watchdog_interval_s:
                     self.notifier.watchdog()  # the loop is alive enough to get here

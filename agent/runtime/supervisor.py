@@ -70,7 +70,8 @@ class Supervisor:
                 log.error("service %s ignored cancellation for %.0f s", s.name, budget)
             t0 = time.monotonic()
             try:
-                await asyncio.wait_for(s.stop(), budget)
+                async with asyncio.timeout(budget):
+                    await s.stop()
                 if (took := time.monotonic() - t0) > 1.0:
                     log.info("service %s took %.1f s to stop", s.name, took)
             except TimeoutError:

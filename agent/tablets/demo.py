@@ -89,7 +89,8 @@ async def demo_part(data: dict[str, Any], work: Path, ready: Any,
             stop.set()
             quiz.cancel()
             with contextlib.suppress(BaseException):
-                await asyncio.wait_for(task, 10)
+                async with asyncio.timeout(10):
+                    await task
 
     runner = asyncio.create_task(run())
     try:

@@ -9,12 +9,15 @@ a row is deleted only after its PUBACK. Commands arrive on ``cmd/#``.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import math
 import random
 import ssl
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
+from typing import Any
 from urllib.parse import unquote, urlsplit
 
 import aiomqtt
@@ -47,6 +50,27 @@ class LinkStatus:
     connected_since: float | None = None
     commands_dropped: int = 0
     extra: dict[str, object] = field(default_factory=dict)
+
+
+@contextlib.asynccontextmanager
+async def _bounded(timeout: float) -> AsyncIterator[None]:
+    """A time limit that cannot swallow a cancel. aiomqtt's own ``timeout=`` goes through
+    asyncio.wait_for, which on Python 3.11 drops a cancel racing with the result (CPython
+    gh-86296): the uplink's tasks then ran on after SIGTERM. So aiomqtt gets
+    ``timeout=math.inf`` (a plain await) and the limit is asyncio.timeout, raising aiomqtt's
+    error as aiomqtt would."""
+    try:
+        async with asyncio.timeout(timeout):
+            yield
+    except TimeoutError:
+        raise aiomqtt.MqttError("Operation timed out") from None
+
+
+async def _publish(client: aiomqtt.Client, topic: str, payload: bytes, timeout: float = 10.0,
+                   **kw: Any) -> None:
+    """QoS 1 publish, waiting for the PUBACK at most ``timeout`` s (see _bounded)."""
+    async with _bounded(timeout):
+        await client.publish(topic, payload, qos=1, timeout=math.inf, **kw)
 
 
 def client_id(cfg: MqttConfig, school: str, room: str) -> str:
@@ -185,9 +209,10 @@ class MqttLink:
         self.status.last_error_at = time.time()
 
     async def _serve(self, client: aiomqtt.Client, online: bytes, offline: bytes) -> None:
-        await client.publish(f"{self.root}/status", online, qos=1, retain=True)
+        await _publish(client, f"{self.root}/status", online, retain=True)
         await self.outbox.mark_retained_dirty()
-        await client.subscribe(f"{self.root}/{topics.CMD_FILTER}", qos=1)
+        async with _bounded(10):
+            await client.subscribe(f"{self.root}/{topics.CMD_FILTER}", qos=1, timeout=math.inf)
         try:
             try:
                 async with asyncio.TaskGroup() as tg:
@@ -207,7 +232,7 @@ class MqttLink:
             await self._rebirth.wait()
             self._rebirth.clear()
             online, _ = self._birth()
-            await client.publish(f"{self.root}/status", online, qos=1, retain=True)
+            await _publish(client, f"{self.root}/status", online, retain=True)
             await self.outbox.mark_retained_dirty()
 
     async def _drain(self, client: aiomqtt.Client) -> None:
@@ -218,7 +243,7 @@ class MqttLink:
 
         async def send(row_id: int, topic: str, payload: bytes) -> None:
             try:
-                await client.publish(topic, payload, qos=1, timeout=30)
+                await _publish(client, topic, payload, timeout=30)
                 acked.append(row_id)
             except BaseException as e:
                 failed.append(e)
@@ -232,8 +257,8 @@ class MqttLink:
                 if failed:
                     raise failed[0]
                 for topic, payload, msg_id in await self.outbox.dirty_retained():
-                    await client.publish(f"{self.root}/{topic}", payload, qos=1, retain=True,
-                                         timeout=30)
+                    await _publish(client, f"{self.root}/{topic}", payload, retain=True,
+                                   timeout=30)
                     await self.outbox.ack_retained(topic, msg_id)
                 rows = await self.outbox.fetch(last_id, self.outbox.batch_max)
                 for row in rows:
@@ -311,8 +336,8 @@ class MqttLink:
             props = Properties(PacketTypes.PUBLISH)
             props.CorrelationData = corr
         try:
-            await client.publish(response_topic or f"{self.root}/{topic}", payload, qos=1,
-                                 properties=props, timeout=10)
+            await _publish(client, response_topic or f"{self.root}/{topic}", payload,
+                           properties=props, timeout=10)
         except aiomqtt.MqttError as e:
             log.warning("command reply on %s lost: %s", topic, e)
             return False
@@ -324,6 +349,6 @@ class MqttLink:
 
     async def _goodbye(self, client: aiomqtt.Client, offline: bytes) -> None:
         try:
-            await client.publish(f"{self.root}/status", offline, qos=1, retain=True, timeout=2)
+            await _publish(client, f"{self.root}/status", offline, retain=True, timeout=2)
         except aiomqtt.MqttError:
             pass

@@ -152,7 +152,8 @@ class Outbox:
     async def wait_new(self, timeout: float) -> None:
         """Wait until something was put since the last call (or the timeout)."""
         try:
-            await asyncio.wait_for(self._new.wait(), timeout)
+            async with asyncio.timeout(timeout):
+                await self._new.wait()
         except TimeoutError:
             pass
         self._new.clear()

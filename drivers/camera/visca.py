@@ -170,7 +170,8 @@ class ViscaClient:
     async def request(self, frame: bytes, inquiry: bool = False) -> Reply:
         async with self._lock:
             try:
-                return await asyncio.wait_for(self._exchange(frame, inquiry), self.timeout_s)
+                async with asyncio.timeout(self.timeout_s):
+                    return await self._exchange(frame, inquiry)
             except TimeoutError:
                 raise ViscaError(f"no reply within {self.timeout_s:g} s") from None
 

@@ -289,7 +289,8 @@ class PanelEmulator:
             for conn in list(self.conns):
                 conn.close()
             with contextlib.suppress(Exception):
-                await asyncio.wait_for(self._server.wait_closed(), 2)
+                async with asyncio.timeout(2):
+                    await self._server.wait_closed()
             self._server = None
 
     async def replug(self) -> None:

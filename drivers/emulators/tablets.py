@@ -133,7 +133,8 @@ class TabletClient:
         self._waiters[msg.id] = fut
         await self.send(msg)
         try:
-            return await asyncio.wait_for(fut, timeout)
+            async with asyncio.timeout(timeout):
+                return await fut
         finally:
             self._waiters.pop(msg.id, None)
 
@@ -182,7 +183,8 @@ class TabletClient:
                 await self.ws.close()
         if self._reader:
             with contextlib.suppress(asyncio.CancelledError, Exception):
-                await asyncio.wait_for(self._reader, 5)
+                async with asyncio.timeout(5):
+                    await self._reader
         if self._own_http and self._http is not None:
             await self._http.close()
             self._http = None
@@ -191,7 +193,8 @@ class TabletClient:
         """Wait until the agent closes the connection; returns the close code."""
         if self._reader:
             with contextlib.suppress(asyncio.CancelledError, Exception):
-                await asyncio.wait_for(asyncio.shield(self._reader), timeout)
+                async with asyncio.timeout(timeout):
+                    await asyncio.shield(self._reader)
         return self.close_code
 
     async def _read_loop(self, ws: aiohttp.ClientWebSocketResponse) -> None:
@@ -339,7 +342,8 @@ class Bot:
             step = min(hb * self.speed, next_hand, next_drop, next_focus, 5.0) - 0.0
             step = max(step, 0.05)
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), step / self.speed)
+                async with asyncio.timeout(step / self.speed):
+                    await stop.wait()
             t += step
             next_hand -= step
             next_drop -= step
@@ -449,7 +453,8 @@ async def run_bots(
         try:
             if duration_s > 0:
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), duration_s)
+                    async with asyncio.timeout(duration_s):
+                        await stop.wait()
                 stop.set()
             await asyncio.gather(*tasks, return_exceptions=True)
         finally:

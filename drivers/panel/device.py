@@ -164,7 +164,8 @@ class PanelDevice:
     async def _sleep_or_wake(self, seconds: float) -> None:
         self._wake.clear()
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._wake.wait(), seconds)
+            async with asyncio.timeout(seconds):
+                await self._wake.wait()
 
     def wake(self) -> None:
         """Poll (or reconnect) now instead of at the next interval."""

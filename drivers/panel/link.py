@@ -101,7 +101,8 @@ class Link:
         self._check_alive(mid_reply=False)
         try:
             self._writer.write(data)
-            await asyncio.wait_for(self._writer.drain(), 5.0)
+            async with asyncio.timeout(5.0):
+                await self._writer.drain()
         except (ConnectionError, OSError, TimeoutError) as e:
             self._lost = self._lost or e
             self._check_alive(mid_reply=False)
@@ -141,7 +142,8 @@ class Link:
                 raise self._timeout_fault(timeout_s, what)
             self._arrived.clear()
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._arrived.wait(), remaining)
+                async with asyncio.timeout(remaining):
+                    await self._arrived.wait()
 
     def _timeout_fault(self, timeout_s: float, what: str) -> PanelFault:
         if self._junk_since_request:
@@ -167,4 +169,5 @@ class Link:
         with contextlib.suppress(Exception):
             self._writer.close()
         with contextlib.suppress(Exception, asyncio.CancelledError):
-            await asyncio.wait_for(self._writer.wait_closed(), 1.0)
+            async with asyncio.timeout(1.0):
+                await self._writer.wait_closed()

@@ -81,7 +81,8 @@ def _serial_open_fault(target: SerialTarget, e: Exception) -> PanelFault:
 
 async def open_tcp(target: TcpTarget, timeout_s: float) -> Streams:
     try:
-        return await asyncio.wait_for(asyncio.open_connection(target.host, target.port), timeout_s)
+        async with asyncio.timeout(timeout_s):
+            return await asyncio.open_connection(target.host, target.port)
     except ConnectionRefusedError:
         raise PanelFault("refused", f"connection refused by {target.host}:{target.port}") from None
     except TimeoutError:
@@ -98,7 +99,8 @@ async def open_tcp(target: TcpTarget, timeout_s: float) -> Streams:
 
 async def open_target(target: Target, connect_timeout_s: float) -> Streams:
     if isinstance(target, SerialTarget):
-        return await asyncio.wait_for(open_serial(target), connect_timeout_s)
+        async with asyncio.timeout(connect_timeout_s):
+            return await open_serial(target)
     return await open_tcp(target, connect_timeout_s)
 
 
