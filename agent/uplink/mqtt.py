@@ -209,11 +209,15 @@ class MqttLink:
         self.status.last_error_at = time.time()
 
     async def _serve(self, client: aiomqtt.Client, online: bytes, offline: bytes) -> None:
-        await _publish(client, f"{self.root}/status", online, retain=True)
-        await self.outbox.mark_retained_dirty()
-        async with _bounded(10):
-            await client.subscribe(f"{self.root}/{topics.CMD_FILTER}", qos=1, timeout=math.inf)
         try:
+            # the birth is inside the try: a stop that lands while "online" is out but the
+            # subscription is not yet acknowledged must still say "offline", or the
+            # retained status would read "online" after a clean exit (bench/shutdown.py)
+            await _publish(client, f"{self.root}/status", online, retain=True)
+            await self.outbox.mark_retained_dirty()
+            async with _bounded(10):
+                await client.subscribe(f"{self.root}/{topics.CMD_FILTER}", qos=1,
+                                       timeout=math.inf)
             try:
                 async with asyncio.TaskGroup() as tg:
                     tg.create_task(self._drain(client))

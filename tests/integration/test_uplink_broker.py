@@ -277,3 +277,26 @@ def test_uplink_disabled_keeps_data_queued(tmp_path: Path) -> None:
 
     st = asyncio.run(go())
     assert st["enabled"] is False and st["outbox_depth"] >= 1
+
+
+async def test_a_stop_while_subscribing_still_leaves_offline(
+    mosquitto, make_config, run_agent, monkeypatch
+) -> None:
+    """A stop after the birth but before the command subscription is acknowledged used to
+    skip the goodbye, and the clean DISCONNECT suppressed the Will: the retained status
+    read "online" after the agent had gone (bench/shutdown.py --at-online: 5 of 60)."""
+    real = aiomqtt.Client.subscribe
+    subscribing = asyncio.Event()
+
+    async def never_acked(self, topic, *a, **kw):
+        if not str(topic).endswith("/cmd/#"):
+            return await real(self, topic, *a, **kw)
+        subscribing.set()
+        await asyncio.Event().wait()
+
+    monkeypatch.setattr(aiomqtt.Client, "subscribe", never_acked)
+    async with run_agent(make_config(mqtt=fast_mqtt(mosquitto.url))):
+        await asyncio.wait_for(subscribing.wait(), 30)
+    async with subscriber(mosquitto.port, f"{ROOT}/status") as late:
+        got = await collect(late, lambda g: len(g) >= 1, timeout=10)
+    assert got[0].retain and decode(got[0].payload).data["state"] == "offline"
