@@ -69,15 +69,20 @@ class Supervisor:
             if task is not None and not await _cancel(task, budget):
                 log.error("service %s ignored cancellation for %.0f s", s.name, budget)
             t0 = time.monotonic()
-            try:
-                async with asyncio.timeout(budget):
-                    await s.stop()
-                if (took := time.monotonic() - t0) > 1.0:
-                    log.info("service %s took %.1f s to stop", s.name, took)
-            except TimeoutError:
+            # a task and asyncio.wait, not asyncio.timeout: on Python < 3.11.3 (Debian 12
+            # ships 3.11.2) a timeout in a task being cancelled raises CancelledError, which
+            # would end this loop and leave the remaining services running
+            stopping = asyncio.create_task(s.stop(), name=f"stop-{s.name}")
+            await asyncio.wait({stopping}, timeout=budget)
+            if not stopping.done():
                 log.error("service %s did not stop within %.0f s", s.name, budget)
-            except Exception:
-                log.exception("service %s failed while stopping", s.name)
+                stopping.cancel()
+                await asyncio.wait({stopping}, timeout=budget)
+            elif not stopping.cancelled() and stopping.exception() is not None:
+                log.error("service %s failed while stopping", s.name,
+                          exc_info=stopping.exception())
+            elif (took := time.monotonic() - t0) > 1.0:
+                log.info("service %s took %.1f s to stop", s.name, took)
 
 
 async def _cancel(task: asyncio.Task[None], budget: float) -> bool:

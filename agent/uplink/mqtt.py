@@ -157,6 +157,9 @@ class MqttLink:
             max_inflight_messages=self.cfg.max_inflight,
             # paho would queue unboundedly while offline; our outbox is the queue
             max_queued_outgoing_messages=self.cfg.max_inflight * 4,
+            # left to aiomqtt only for connect and the disconnect wait, which run in the
+            # service's own task: a cancel they swallow (gh-86296) is repeated by the
+            # supervisor (agent/runtime/supervisor.py); every other call is bounded by us
             timeout=10,
             clean_start=True if self._v5 else aiomqtt.client.mqtt.MQTT_CLEAN_START_FIRST_ONLY,
         )
