@@ -104,7 +104,6 @@ class GroupCommitWriter:
         self.name = name
         self.batch_max = batch_max
         self.recovered_from = ""  # set when a damaged file was moved aside at open
-        self.commits = 0
         self._schema = schema
         self._synchronous = synchronous
         self._on_rollback = on_rollback  # owners with in-memory mirrors re-read them here
@@ -202,7 +201,6 @@ class GroupCommitWriter:
                 if not db.in_transaction:
                     raise sqlite3.OperationalError("transaction rolled back")
                 db.commit()
-                self.commits += 1
         except sqlite3.Error as e:
             log.error("%s store: commit failed (%d operations): %s", self.name, len(work), e)
             self._abandon(db)
