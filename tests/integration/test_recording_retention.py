@@ -46,6 +46,9 @@ async def test_low_disk_deletes_oldest_finished_never_current(make_config, run_a
         assert gone == [c["recording_id"], a["recording_id"]]
         assert svc.session.m.recording_id == d_id
         rows = {r["id"]: r for r in await svc.recordings(include_deleted=True)}
+        # space again before D ends: a finished recording wakes the retention pass, which
+        # would (rightly) delete D too on a nearly full disk, racing the test's end
+        free["v"] = GB * 10
         await svc.stop_recording()
         metrics = agent.ctx.metrics.render().decode()
     assert rows[a["recording_id"]]["state"] == "deleted"
