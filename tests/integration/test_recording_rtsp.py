@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
+from fractions import Fraction
 
 import pytest
 
@@ -48,9 +49,14 @@ async def test_remux_matches_source_and_wall_time(make_config, run_agent, rtsp) 
         p = ffprobe(agent.ctx.config.data_dir / "recordings" / _rel(done) / "teacher" /
                     seg["file"])
         v = video_stream(p)
-        # no re-encode: codec, profile, resolution and frame rate are the source's
-        assert (v["codec_name"], v["profile"], v["width"], v["height"], v["r_frame_rate"]) == (
-            src["codec_name"], src["profile"], src["width"], src["height"], src["r_frame_rate"])
+        # no re-encode: codec, profile, resolution and frame rate are the source's. The rate
+        # is compared as frames over the segment's time: ffprobe's r_frame_rate is a guess
+        # from the first timestamps, and a live server under load may drop one frame
+        # (a segment then read 149/6 instead of 25/1 in one CI run)
+        assert (v["codec_name"], v["profile"], v["width"], v["height"]) == (
+            src["codec_name"], src["profile"], src["width"], src["height"])
+        assert abs(Fraction(v["avg_frame_rate"]) / Fraction(src["r_frame_rate"]) - 1) < 0.1, (
+            v["avg_frame_rate"], src["r_frame_rate"])
         total += float(p["format"]["duration"])
     wall = m["duration_s"]
     # lost at most: the wait for the first keyframe (one fragment = 1 s GOP) + connecting
