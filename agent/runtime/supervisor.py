@@ -76,8 +76,7 @@ class Supervisor:
             await asyncio.wait({stopping}, timeout=budget)
             if not stopping.done():
                 log.error("service %s did not stop within %.0f s", s.name, budget)
-                stopping.cancel()
-                await asyncio.wait({stopping}, timeout=budget)
+                await _cancel(stopping, budget)
             elif not stopping.cancelled() and stopping.exception() is not None:
                 log.error("service %s failed while stopping", s.name,
                           exc_info=stopping.exception())

@@ -26,7 +26,7 @@ from typing import Any
 
 import msgspec
 
-from agent.runtime.sqlite import GroupCommitWriter, StoreClosed
+from agent.runtime.sqlite import GroupCommitWriter
 from agent.uplink.envelope import SCHEMA_VERSION, Envelope, encode, uuid7
 
 log = logging.getLogger(__name__)
@@ -68,9 +68,6 @@ class Item:
     data: Any
     priority: int
     retained: bool = False
-
-
-OutboxClosed = StoreClosed  # raised by a put after close
 
 
 class Outbox:
