@@ -167,10 +167,10 @@ class GroupCommitWriter:
                 self._run_batch(work)
             except BaseException as e:  # a bug here must not leave callers waiting forever
                 log.exception("%s store: writer failed; closing the store", self.name)
-                self._settle([(waiter, None, e) for _fn, waiter in work])
-                with self._lock:
+                with self._lock:  # closed before anyone hears of it: later calls are refused
                     self._closed = True
                     self._fail_queued(e)
+                self._settle([(waiter, None, e) for _fn, waiter in work])
                 self._close_db()
                 return
             if len(work) < len(batch):
