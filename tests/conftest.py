@@ -24,6 +24,19 @@ def free_port(host: str = "127.0.0.1") -> int:
         return s.getsockname()[1]
 
 
+def zone_at_mid_morning() -> str:
+    """A fixed-offset zone where it is about 10:00 now, so a test that builds a timetable
+    around now has a lesson now and a next one whatever the hour it runs at."""
+    from datetime import UTC, datetime
+
+    offset = 10 - datetime.now(UTC).hour
+    if offset > 14:
+        offset -= 24
+    if offset < -12:
+        offset += 24
+    return "Etc/GMT" + ("" if offset == 0 else f"{-offset:+d}")  # POSIX sign: inverted
+
+
 def wait_port(port: int, host: str = "127.0.0.1", timeout: float = 10.0) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

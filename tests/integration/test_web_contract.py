@@ -14,7 +14,6 @@ import contextlib
 import functools
 import logging
 from collections.abc import Callable
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +27,7 @@ from agent.recording.demo import camera_part
 from agent.tablets.demo import demo_part as tablets_part
 from agent.web.view import summarize
 from tests import web_samples
+from tests.conftest import zone_at_mid_morning
 
 # view fields that are None by contract even in a busy room (dotted paths)
 MAY_BE_NONE = {
@@ -36,17 +36,6 @@ MAY_BE_NONE = {
     "system.temperature_c": "containers and VMs expose no sensor",
     "engagement.source_error": "the camera works",
 }
-
-
-def _zone_at_mid_morning() -> str:
-    """A fixed-offset zone where it is about 10:00 now: the demo timetable has a current
-    lesson and a next one whatever the hour the test runs at."""
-    offset = 10 - datetime.now(UTC).hour
-    if offset > 14:
-        offset -= 24
-    if offset < -12:
-        offset += 24
-    return "Etc/GMT" + ("" if offset == 0 else f"{-offset:+d}")  # POSIX sign: inverted
 
 
 def _none_leaves(view: Any, path: str = "") -> list[str]:
@@ -81,7 +70,7 @@ async def _until(http: aiohttp.ClientSession, url: str, what: str,
 async def full_room(mosquitto, make_config, run_agent, tmp_path: Path):
     """An agent with every capability, running against emulators; yields (agent, http)."""
     data: dict[str, Any] = {
-        "site": {"name": "Contract room", "timezone": _zone_at_mid_morning()},
+        "site": {"name": "Contract room", "timezone": zone_at_mid_morning()},
         "mqtt": {"url": mosquitto.url},
         # small and slow: enough for windows to close on 2 shared cores
         "engagement": {"window_s": 2.0, "analysis_fps": 2.0, "detect_width": 640,

@@ -5,16 +5,17 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-
-import pytest
+from zoneinfo import ZoneInfo
 
 from agent.engagement.demo import _lesson_now
 from agent.lessons.timetable import WEEKDAYS
+from tests.conftest import zone_at_mid_morning
 
 
-def _data(tmp_path: Path, start: datetime, end: datetime, day: datetime) -> dict:
+def _data(tmp_path: Path, start: datetime, end: datetime, day: datetime,
+          zone: str = "UTC") -> dict:
     return {
-        "site": {"school": "s", "room": "r", "timezone": "UTC"},
+        "site": {"school": "s", "room": "r", "timezone": zone},
         "storage": {"data_dir": str(tmp_path)},
         "lessons": {"timetable": {
             "classes": {"c1": {"name": "C1", "roster_size": 30}},
@@ -26,13 +27,12 @@ def _data(tmp_path: Path, start: datetime, end: datetime, day: datetime) -> dict
 
 
 def test_lesson_now(tmp_path: Path) -> None:
-    now = datetime.now(UTC)
+    zone = zone_at_mid_morning()  # a same-day period around now at any hour
+    now = datetime.now(UTC).astimezone(ZoneInfo(zone))
     start, end = now - timedelta(minutes=2), now + timedelta(minutes=20)
-    if start.date() != end.date():
-        pytest.skip("too close to midnight for a same-day period")
-    assert _lesson_now(_data(tmp_path, start, end, now))
+    assert _lesson_now(_data(tmp_path, start, end, now, zone))
     other_day = now + timedelta(days=3)
-    assert not _lesson_now(_data(tmp_path, start, end, other_day))
+    assert not _lesson_now(_data(tmp_path, start, end, other_day, zone))
 
 
 def test_no_lessons_or_bad_config(tmp_path: Path) -> None:
