@@ -406,7 +406,9 @@ class LessonService(Service):
             date=local.date().isoformat(),
             origin=wall,
             opened=wall,
-            title="",
+            title=str(rec.get("title") or ""),
+            subject=str(rec.get("subject") or ""),
+            teacher=str(rec.get("teacher") or ""),
             record=False,
         )
         # the row is inserted by the next checkpoint (this runs in a sync listener path)

@@ -44,7 +44,10 @@ def to_signal(e: Event) -> tuple[str, dict[str, Any]] | None:
         action = getattr(e, "action", "")
         rid = str(getattr(e, "recording_id", ""))
         if action == "started":
-            return "rec_start", {"id": rid, "lesson": getattr(e, "lesson_id", "")}
+            # what the teacher typed names an ad-hoc lesson (subject counts per semester)
+            return "rec_start", {"id": rid, "lesson": getattr(e, "lesson_id", ""),
+                                 **{k: str(getattr(e, k, "") or "")[:200]
+                                    for k in ("title", "subject", "teacher")}}
         if action in ("finished", "failed", "partial"):
             files = sum(int(getattr(c, "segments", 0) or 0) for c in getattr(e, "cameras", []))
             return "rec_end", {

@@ -350,7 +350,8 @@ async def test_school_day(make_config: Any, run_agent: Any, mosquitto: Any,
 
         # ---- ad-hoc: the teacher records outside the timetable
         await room.goto("16:30")
-        await room.command("record/start", {"title": "club", "trigger": "panel"})
+        await room.command("record/start", {"title": "club", "subject": "music",
+                                            "trigger": "panel"})
         await room.until(lambda: room.current is not None, "ad-hoc lesson")
         adhoc_id = room.current
         assert adhoc_id == "2026-09-07-adhoc-163000"
@@ -444,7 +445,9 @@ async def test_school_day(make_config: Any, run_agent: Any, mosquitto: Any,
             smart_classroom_use=True,
         ),
         adhoc_id: base(
-            adhoc_id, kind="adhoc", start=utc("16:30"), end=utc("16:50"), minutes=20.0,
+            # named by what the teacher typed on the panel
+            adhoc_id, kind="adhoc", title="club", subject="music",
+            start=utc("16:30"), end=utc("16:50"), minutes=20.0,
             ended_by="idle", recording={"minutes": 20.0, "recordings": ["rec-1630"], "files": 20},
             panel={"on_minutes": 10.0, "on_ratio": 0.5, "minutes_by_input": {"hdmi1": 10.0}},
             attendance={"roster_size": None, "absent": None},
@@ -467,7 +470,7 @@ async def test_school_day(make_config: Any, run_agent: Any, mosquitto: Any,
     by = {u.subject: u for u in daily.subjects}
     assert by["math"].recordings == 1 and by["math"].smart_lessons == 1
     assert by["chinese"].lessons == 1 and by["chinese"].smart_lessons == 0
-    assert by[""].recorded_minutes == 20.0
+    assert by["music"].recorded_minutes == 20.0 and by["music"].recordings == 1
     assert usage["total"]["lessons"] == 6 and usage["weeks"][0]["week"] == "2026-W37"
 
     topics = [t for t, _ in tap.messages]
