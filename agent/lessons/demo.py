@@ -32,7 +32,8 @@ SUBJECTS = ["math", "chinese", "english", "physics", "art", "history"]
 def demo_timetable(now: datetime, tz: ZoneInfo, class_id: str = DEMO_CLASS) -> dict[str, Any]:
     local = now.astimezone(tz).replace(second=0, microsecond=0)
     day = WEEKDAYS[local.weekday()]
-    start = local - timedelta(minutes=2)
+    # two minutes ago, but not yesterday (a demo started at 00:00 still gets its lesson)
+    start = max(local - timedelta(minutes=2), local.replace(hour=0, minute=0))
     periods = []
     n = 0
     while start.date() == local.date() and (start + timedelta(minutes=40)).date() == local.date():

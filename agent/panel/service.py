@@ -154,7 +154,7 @@ class PanelService(Service):
         smallest = 5.0
         for pc in self.ctx.config.panels:
             device = PanelDevice(spec_from_config(pc), on_stat=self._stat_hook(pc.id))
-            tracker = UsageTracker(data / f"{pc.id}.usage.jsonl")
+            tracker = UsageTracker(data / f"{pc.id}.usage.jsonl", now=now)
             tracker.observe(now, None, None)  # unknown until the first contact
             p = _Panel(pc, device, tracker, AutomationPolicy(pc.automation, started=now))
             self.panels[pc.id] = p

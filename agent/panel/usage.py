@@ -38,14 +38,16 @@ class Segment:
 
 
 class UsageTracker:
-    def __init__(self, path: Path | None = None, keep_days: int = 35) -> None:
+    def __init__(self, path: Path | None = None, keep_days: int = 35,
+                 now: float | None = None) -> None:
+        """``now`` (epoch s, the agent's clock) dates the ``keep_days`` horizon on load."""
         self.path = path
         self.keep_s = keep_days * 86400.0
         self.segments: list[Segment] = []
         if path is not None:
-            self._load()
+            self._load(time.time() if now is None else now)
 
-    def _load(self) -> None:
+    def _load(self, now: float) -> None:
         assert self.path is not None
         try:
             lines = self.path.read_text(encoding="utf-8").splitlines()
@@ -54,7 +56,7 @@ class UsageTracker:
         except OSError as e:
             log.warning("cannot read panel usage file %s: %s", self.path, e)
             return
-        horizon = time.time() - self.keep_s
+        horizon = now - self.keep_s
         for line in lines:
             try:
                 d = json.loads(line)

@@ -706,7 +706,8 @@ class RecordingService(Service):
                 if r["id"] != current and r["id"] != self._upload_active]
         todo: list[tuple[dict, str]] = []
         if self.cfg.max_age_days > 0:
-            cutoff = (datetime.now(UTC) - timedelta(days=self.cfg.max_age_days)).isoformat()
+            now = self.ctx.clock.now().astimezone(UTC)  # started is stored as UTC ISO text
+            cutoff = (now - timedelta(days=self.cfg.max_age_days)).isoformat()
             for r in rows:
                 if r["started"] < cutoff and r["upload_state"] not in (
                         "pending", "uploading", "failed"):
@@ -735,7 +736,7 @@ class RecordingService(Service):
             m = await asyncio.to_thread(mf.read, directory)
         await asyncio.to_thread(shutil.rmtree, directory, True)
         await asyncio.to_thread(self.catalog.update, row["id"], state="deleted", reason=why,
-                                deleted_at=datetime.now(UTC).isoformat())
+                                deleted_at=self.ctx.clock.now().astimezone(UTC).isoformat())
         kind = "age" if "older" in why else ("uploaded" if "upload" in why and "before"
                                              not in why else "disk")
         self.m_deleted.labels(kind).inc()

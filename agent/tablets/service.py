@@ -551,7 +551,7 @@ class TabletService(Service):
             last_seen=now))
 
     def _today(self) -> date:
-        return datetime.now(self.tz).date()
+        return self.ctx.clock.now().astimezone(self.tz).date()
 
     def _spawn(self, coro: Any) -> None:
         async def guarded() -> None:

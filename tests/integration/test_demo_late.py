@@ -22,6 +22,8 @@ def test_the_timetable_has_no_period_that_would_cross_midnight() -> None:
     assert demo_timetable(datetime(2026, 11, 23, 23, 22, tzinfo=tz), tz)["periods"] == []
     first = demo_timetable(datetime(2026, 11, 23, 10, 0, tzinfo=tz), tz)["periods"][0]
     assert (first["start"], first["end"], first["record"]) == ("09:58", "10:38", True)
+    first = demo_timetable(datetime(2026, 11, 23, 0, 1, tzinfo=tz), tz)["periods"][0]
+    assert (first["start"], first["end"]) == ("00:00", "00:40")  # not yesterday's 23:59
 
 
 async def test_a_late_demo_records_an_ad_hoc_lesson(make_config, run_agent,

@@ -43,6 +43,16 @@ def test_usage_persists_and_gap_is_unknown(tmp_path) -> None:
     assert r["on_s"] == 1200.0 and r["unknown_s"] == 600.0
 
 
+def test_the_keep_horizon_is_dated_by_the_agents_clock(tmp_path) -> None:
+    path = tmp_path / "p.usage.jsonl"
+    t0 = 1_788_000_000.0  # 2026-08: far more than 35 days before the real clock
+    u = UsageTracker(path)
+    u.observe(t0, True, "HDMI1")
+    u.close(t0 + 600)
+    assert UsageTracker(path, now=t0 + 700).usage(t0, t0 + 700, now=t0 + 700)["on_s"] == 600
+    assert UsageTracker(path, now=t0 + 40 * 86400).segments == []  # past keep_days
+
+
 def test_usage_per_local_day() -> None:
     tz = ZoneInfo("Asia/Shanghai")
     u = UsageTracker()
