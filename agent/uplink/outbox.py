@@ -93,6 +93,8 @@ class Outbox:
         self.depth = 0
         self.bytes = 0
         self.dropped: dict[int, int] = {}
+        # since-start tallies, counted on the loop once a write is committed (a rolled-back
+        # batch must not count)
         self.enqueued = 0
         self.sent = 0
         self.oldest_created: float | None = None
@@ -120,11 +122,11 @@ class Outbox:
 
     async def put(self, item: Item) -> None:
         """Store one message; returns once it is committed to disk."""
-        await self._call(self._put_many, [item])
-        self._new.set()
+        await self.put_many([item])
 
     async def put_many(self, items: list[Item]) -> None:
-        await self._call(self._put_many, items)
+        stored = await self._call(self._put_many, items)
+        self.enqueued += stored  # not `+= await`: that reads the tally before awaiting
         self._new.set()
 
     # ------------------------------------------------------------------ uplink side
@@ -135,12 +137,14 @@ class Outbox:
     async def ack(self, ids: list[int]) -> None:
         if ids:
             await self._call(self._ack, ids)
+            self.sent += len(ids)
 
     async def dirty_retained(self) -> list[tuple[str, bytes, str]]:
         return await self._call(self._dirty_retained)
 
     async def ack_retained(self, topic: str, msg_id: str) -> None:
         await self._call(self._ack_retained, topic, msg_id)
+        self.sent += 1
 
     async def mark_retained_dirty(self) -> None:
         await self._call(self._mark_retained_dirty)
@@ -178,8 +182,9 @@ class Outbox:
         self._seq = dict(db.execute("SELECT topic, seq FROM seqs").fetchall())
         self._refresh_oldest(db)
 
-    def _put_many(self, db: sqlite3.Connection, items: list[Item]) -> None:
+    def _put_many(self, db: sqlite3.Connection, items: list[Item]) -> int:
         now = time.time()
+        stored = 0
         for item in items:
             seq = self._seq.get(item.topic, 0) + 1
             env = self.envelope(item, seq)
@@ -209,7 +214,8 @@ class Outbox:
                 (item.topic, seq),
             )
             self._seq[item.topic] = seq
-            self.enqueued += 1
+            stored += 1
+        return stored
 
     def _make_room(self, db: sqlite3.Connection, size: int, priority: int) -> bool:
         """Drop lowest-priority, oldest rows (never above ``priority``) until ``size`` fits."""
@@ -261,7 +267,6 @@ class Outbox:
                 size += hit[0]
         self.depth -= gone
         self.bytes -= size
-        self.sent += len(ids)
         self._refresh_oldest(db)
 
     def _dirty_retained(self, db: sqlite3.Connection) -> list[tuple[str, bytes, str]]:
@@ -273,7 +278,6 @@ class Outbox:
         db.execute(
             "UPDATE retained SET dirty=0 WHERE topic=? AND msg_id=?", (topic, msg_id)
         )
-        self.sent += 1
 
     def _mark_retained_dirty(self, db: sqlite3.Connection) -> None:
         db.execute("UPDATE retained SET dirty=1")

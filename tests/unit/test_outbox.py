@@ -96,6 +96,7 @@ async def test_disk_full_mid_batch_never_confirms_what_is_not_on_disk(tmp_path: 
     on_disk = {decode(r.payload).data["n"] for r in await ob.fetch(0, 1000)} - {-1}
     assert confirmed == on_disk
     assert ob.depth == len(on_disk) + 1  # the mirrors follow what is really stored
+    assert ob.enqueued == len(confirmed) + 1  # a rolled-back put is not counted
     await ob.close()
 
 
