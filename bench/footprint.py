@@ -12,9 +12,7 @@
 from __future__ import annotations
 
 import argparse
-import shutil
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -23,7 +21,7 @@ import psutil
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from tests.agentproc import AgentProcess, write_toml
-from tests.conftest import Mosquitto, free_port
+from tests.conftest import broker_in_tempdir, free_port
 from tests.recording_helpers import post_json
 
 
@@ -44,10 +42,7 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--seconds", type=float, default=30)
     args = ap.parse_args()
-    tmp = Path(tempfile.mkdtemp(prefix="bench-footprint-"))
-    broker = Mosquitto(tmp)
-    broker.start()
-    try:
+    with broker_in_tempdir("bench-footprint-") as (tmp, broker):
         port = free_port()
         base = {
             "site": {"school": "bench", "room": "r1"},
@@ -77,9 +72,6 @@ def main() -> None:
         print(f"ratio full/foundation: CPU {cpu2 / max(cpu, 0.01):.1f}x, RSS {rss2 / rss:.1f}x")
         busy_demo(tmp, args.seconds)
         busy_agent(tmp, args.seconds, base)
-    finally:
-        broker.kill()
-        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def _status(port: int) -> dict:

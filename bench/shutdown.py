@@ -16,12 +16,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import random
-import shutil
 import signal
 import statistics
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from datetime import UTC, datetime
@@ -34,7 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from agent.uplink.outbox import Item, Outbox
 from agent.uplink.topics import EVENTS
 from tests.agentproc import AgentProcess, write_toml
-from tests.conftest import Mosquitto, free_port
+from tests.conftest import Mosquitto, broker_in_tempdir, free_port
 
 
 async def prefill(data_dir: Path, room: str, n: int) -> None:
@@ -111,10 +109,7 @@ def main() -> None:
     ap.add_argument("--at-online", action="store_true",
                     help="SIGTERM the instant the online status arrives")
     args = ap.parse_args()
-    tmp = Path(tempfile.mkdtemp(prefix="bench-shutdown-"))
-    broker = Mosquitto(tmp)
-    broker.start()
-    try:
+    with broker_in_tempdir("bench-shutdown-") as (tmp, broker):
         times, codes, left = [], [], []
         for i in range(args.rounds):
             took, rc, status = one_round(tmp, broker, args.backlog, i, args.at_online)
@@ -128,9 +123,6 @@ def main() -> None:
               f"(budget: a few seconds; systemd TimeoutStopSec=30); exit codes not 0: "
               f"{len(bad)} {bad if bad else ''}; retained status afterwards 'offline' in "
               f"{left.count('offline')}/{len(left)} {sorted(set(left) - {'offline'})}")
-    finally:
-        broker.kill()
-        shutil.rmtree(tmp, ignore_errors=True)
 
 
 if __name__ == "__main__":

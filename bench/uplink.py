@@ -14,10 +14,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
-import shutil
 import sqlite3
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -28,7 +26,7 @@ import aiomqtt
 from agent.config import from_dict
 from agent.events import DeviceFault, Health
 from agent.runtime.agent import Agent
-from tests.conftest import Mosquitto, free_port
+from tests.conftest import Mosquitto, broker_in_tempdir, free_port
 
 
 def fault(i: int) -> DeviceFault:
@@ -165,10 +163,7 @@ async def main() -> None:
     ap.add_argument("--messages", type=int, default=20000)
     args = ap.parse_args()
     n = args.messages
-    tmp = Path(tempfile.mkdtemp(prefix="bench-uplink-"))
-    broker = Mosquitto(tmp)
-    broker.start()
-    try:
+    with broker_in_tempdir("bench-uplink-") as (tmp, broker):
         print(f"messages: {n}; sqlite synchronous=FULL, WAL; broker mosquitto on loopback")
         naive = bench_naive(tmp, min(n, 3000))
         enq = await bench_enqueue(tmp, n, producers=50)
@@ -186,9 +181,6 @@ async def main() -> None:
         print(f"one offline hour of a full classroom: {count} messages, {size / 1e6:.1f} MB "
               f"({size / (256 * 2**20) * 100:.1f}% of the default 256 MiB bound), "
               f"enqueued in {dt:.1f} s")
-    finally:
-        broker.kill()
-        shutil.rmtree(tmp, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -89,6 +89,21 @@ class Mosquitto:
                 self.kill()
 
 
+@contextlib.contextmanager
+def broker_in_tempdir(prefix: str) -> Iterator[tuple[Path, Mosquitto]]:
+    """For bench scripts: a temp dir and a running broker in it, both gone afterwards."""
+    import tempfile
+
+    tmp = Path(tempfile.mkdtemp(prefix=prefix))
+    broker = Mosquitto(tmp)
+    try:
+        broker.start()
+        yield tmp, broker
+    finally:
+        broker.kill()
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
 @pytest.fixture
 def mosquitto_factory(tmp_path: Path) -> Iterator[Any]:
     """``mosquitto_factory(persistent=False, extra=[...])`` -> a started broker; every broker
