@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 import argparse
+import inspect
 import json
 import sys
 from datetime import datetime
@@ -127,12 +128,24 @@ def build() -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
     return doc, schemas
 
 
+def _clean_docs(obj: Any) -> Any:
+    """Descriptions as ``inspect.cleandoc`` gives them. msgspec takes them from docstrings,
+    which Python 3.13 dedents when compiling and 3.11 does not: without this the generated
+    files would differ by the Python that wrote them."""
+    if isinstance(obj, dict):
+        return {k: inspect.cleandoc(v) if k == "description" and isinstance(v, str)
+                else _clean_docs(v) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [_clean_docs(v) for v in obj]
+    return obj
+
+
 def _dump(obj: Any) -> str:
     return json.dumps(obj, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
 
 
 def files() -> dict[Path, str]:
-    doc, schemas = build()
+    doc, schemas = _clean_docs(build())
     out = {DOCS / "asyncapi.json": _dump(doc)}
     for name, schema in schemas.items():
         out[DOCS / "schemas" / f"{name}.json"] = _dump(schema)

@@ -52,3 +52,12 @@ def test_uuid7_is_time_ordered_and_unique() -> None:
     assert len(set(ids)) == len(ids)
     assert ids == sorted(ids)
     assert all(i[14] == "7" for i in ids[:10])
+
+
+def test_descriptions_do_not_depend_on_the_python_that_wrote_them() -> None:
+    # Python 3.13 dedents docstrings at compile time, 3.11 keeps the indentation
+    indented = {"description": "First line.\n\n    More, indented.\n    ", "x": [
+        {"description": "  One line."}]}
+    dedented = {"description": "First line.\n\nMore, indented.", "x": [
+        {"description": "One line."}]}
+    assert asyncapi._clean_docs(indented) == asyncapi._clean_docs(dedented) == dedented
