@@ -11,7 +11,8 @@ want_tests=0
 
 debs=(python3 python3-venv python3-dev mosquitto ffmpeg)
 if [ "$want_tests" = 1 ]; then
-  debs+=(chromium chromium-driver socat python3-gi gir1.2-gst-rtsp-server-1.0
+  # fonts-noto-cjk: without a CJK font Chromium draws the zh-CN pages as empty boxes
+  debs+=(chromium chromium-driver fonts-noto-cjk socat python3-gi gir1.2-gst-rtsp-server-1.0
          gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-ugly
          gstreamer1.0-plugins-bad gstreamer1.0-tools opencv-doc)
 fi
@@ -39,15 +40,16 @@ if [ ! -x .venv/bin/python ]; then
   "$py" -m venv .venv
 fi
 
-# Reinstall only when pyproject.toml changed since the last successful install.
+# Versions come from constraints.txt (the lock: what CI tested), so a fresh machine gets
+# what CI tested; scripts/lock refreshes it. Reinstall only when either file changed.
 stamp=.venv/.classroom-agent-installed
 extras=""
 [ "$want_tests" = 1 ] && extras="[test]"
-sum="$(sha256sum pyproject.toml | cut -d' ' -f1)$extras"
+sum="$(cat pyproject.toml constraints.txt | sha256sum | cut -d' ' -f1)$extras"
 if [ ! -f "$stamp" ] || ! grep -qxF -- "$sum" "$stamp"; then
-  echo "setup: installing Python packages into .venv"
-  .venv/bin/python -m pip install -q --upgrade pip
-  .venv/bin/python -m pip install -q -e ".${extras}"
+  echo "setup: installing Python packages into .venv (locked by constraints.txt)"
+  .venv/bin/python -m pip install -q --upgrade "pip>=23"
+  .venv/bin/python -m pip install -q -c constraints.txt -e ".${extras}"
   # keep the stamp for the widest install done, so --tests is not redone by a demo run
   echo "$sum" >> "$stamp"
 fi
@@ -60,7 +62,8 @@ if [ "$want_tests" = 1 ] && [ ! -x .work/py313/bin/python ]; then
   [ -n "$py313" ] || py313=$(command -v python3.13 || command -v python3.14 || true)
   if [ -n "$py313" ]; then
     echo "setup: pjlink-advance interop venv with $py313"
-    ("$py313" -m venv .work/py313 && .work/py313/bin/pip install -q pjlink-advance) \
+    ("$py313" -m venv .work/py313 &&
+     .work/py313/bin/pip install -q -c constraints-tools.txt pjlink-advance) \
       || { echo "setup: pjlink-advance unavailable; its interop test will skip" >&2; rm -rf .work/py313; }
   fi
 fi
@@ -69,6 +72,6 @@ fi
 # dependencies are not the agent's business).
 if [ "$want_tests" = 1 ] && [ ! -x .work/amqtt/bin/amqtt ]; then
   echo "setup: amqtt (MQTT 3.1.1 broker for the fallback test)"
-  ("$py" -m venv .work/amqtt && .work/amqtt/bin/pip install -q amqtt) \
+  ("$py" -m venv .work/amqtt && .work/amqtt/bin/pip install -q -c constraints-tools.txt amqtt) \
     || { echo "setup: amqtt unavailable; the 3.1.1 fallback test will skip" >&2; rm -rf .work/amqtt; }
 fi
