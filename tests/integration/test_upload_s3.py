@@ -1,0 +1,213 @@
+"""S3 upload against a real S3-compatible server process (moto_server): keys per room,
+resume by part after the uploading process is SIGKILLed, a server that lost everything,
+and a server that cannot be reached."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import msgspec
+import pytest
+
+from agent.config import UploadConfig
+from agent.recording.upload import UploadError, make_uploader
+from agent.recording.upload import state as st
+from tests.s3_server import BUCKET, S3Server, s3_server_fixture, upload_config  # noqa: F401
+
+MIB = 1024**2
+REL = "2026-03-02/L-7A-math-3"
+
+
+def make_recording(root: Path, seed: bytes, video_bytes: int = 300_000) -> Path:
+    d = root / REL
+    (d / "cam").mkdir(parents=True)
+    data = (hashlib.sha256(seed).digest() * (video_bytes // 32 + 1))[:video_bytes]
+    (d / "cam" / "000001.mp4").write_bytes(data)
+    (d / "recording.json").write_text(f'{{"recording_id": "{seed.decode()}"}}')
+    return d
+
+
+def cfg_for(server: S3Server, tmp: Path, **extra) -> UploadConfig:
+    return msgspec.convert(upload_config(server, tmp, **extra), UploadConfig)
+
+
+class Counts(dict):
+    def __call__(self, name: str, n: int) -> None:
+        self[name] = self.get(name, 0) + n
+
+
+async def test_two_rooms_same_lesson_do_not_collide(s3_server: S3Server, tmp_path) -> None:
+    cfg = cfg_for(s3_server, tmp_path, prefix="district")
+    for room in ("r101", "r102"):
+        root = tmp_path / room
+        make_recording(root, room.encode())
+        up = make_uploader(cfg, "school-7", room)
+        try:
+            assert await up.upload_recording(root, REL) > 300_000
+        finally:
+            await up.close()
+    objects = s3_server.objects()
+    assert sorted(objects) == sorted(
+        f"district/school-7/{room}/{REL}/{f}" for room in ("r101", "r102")
+        for f in ("cam/000001.mp4", "recording.json"))
+    for room in ("r101", "r102"):
+        local = tmp_path / room / REL
+        for f in ("cam/000001.mp4", "recording.json"):
+            assert objects[f"district/school-7/{room}/{REL}/{f}"] == (local / f).read_bytes()
+    # the server's own checksum of what it stored is the one the agent verified
+    head = s3_server.client().head_object(
+        Bucket=BUCKET, Key=f"district/school-7/r101/{REL}/cam/000001.mp4",
+        ChecksumMode="ENABLED")
+    assert head.get("ChecksumSHA256")
+
+
+CHILD = textwrap.dedent("""
+    import asyncio, sys, time, msgspec
+    from pathlib import Path
+    from agent.config import UploadConfig
+    from agent.recording.upload import make_uploader
+
+    cfg = msgspec.json.decode(sys.argv[1].encode(), type=UploadConfig)
+    root, rel, stop_after = Path(sys.argv[2]), sys.argv[3], int(sys.argv[4])
+    sent = 0
+
+    def count(name, n):
+        global sent
+        if name == "parts_sent":
+            sent += n
+            if sent == stop_after:
+                print("PARTS", sent, flush=True)
+                time.sleep(600)  # hangs here until the test SIGKILLs this process
+
+    async def main():
+        await make_uploader(cfg, "school-7", "r101", count).upload_recording(root, rel)
+        print("FINISHED", flush=True)
+
+    asyncio.run(main())
+""")
+
+
+def upload_then_sigkill(cfg: UploadConfig, root: Path, stop_after: int) -> None:
+    """Upload in a child process, SIGKILLed once ``stop_after`` parts are on the server."""
+    repo = Path(__file__).resolve().parents[2]
+    proc = subprocess.Popen(
+        [sys.executable, "-c", CHILD, msgspec.json.encode(cfg).decode(), str(root), REL,
+         str(stop_after)], stdout=subprocess.PIPE, cwd=repo,
+        env={**os.environ, "PYTHONPATH": str(repo)})
+    try:
+        assert proc.stdout is not None
+        line = proc.stdout.readline().decode()
+        assert line.startswith("PARTS"), line
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(10)
+
+
+@pytest.mark.slow
+async def test_agent_killed_mid_upload_resumes_by_listparts(s3_server: S3Server,
+                                                            tmp_path) -> None:
+    root = tmp_path / "rec"
+    d = make_recording(root, b"big", video_bytes=18 * MIB)  # 4 parts of 5 MiB
+    cfg = cfg_for(s3_server, tmp_path, part_size=5 * MIB)
+    upload_then_sigkill(cfg, root, stop_after=2)
+
+    state = st.load(d, f"s3:{cfg.url}/{BUCKET}")
+    entry = state.files["cam/000001.mp4"]
+    # killed after the server took part 2, before the agent wrote it down: the server
+    # (ListParts) knows more than the state file, and it is what the resume goes by
+    assert entry.upload_id and [p.number for p in entry.parts] == [1] and not entry.done
+    s3 = s3_server.client()
+    pending = s3.list_multipart_uploads(Bucket=BUCKET).get("Uploads", [])
+    assert [u["UploadId"] for u in pending] == [entry.upload_id]
+    parts = s3.list_parts(Bucket=BUCKET, Key=entry.key, UploadId=entry.upload_id)["Parts"]
+    assert [p["PartNumber"] for p in parts] == [1, 2]
+
+    counts = Counts()
+    up = make_uploader(cfg, "school-7", "r101", counts)
+    try:
+        total = await up.upload_recording(root, REL)
+    finally:
+        await up.close()
+    assert total == sum(f.stat().st_size for f in d.rglob("*") if f.is_file()
+                        and f.name != st.STATE_FILE)
+    assert counts.get("parts_reused") == 2, counts  # ListParts: the server had 1 and 2
+    assert counts["parts_sent"] == 2 + 1, counts  # parts 3, 4 + recording.json
+    key = f"school-7/r101/{REL}/cam/000001.mp4"
+    assert s3_server.objects()[key] == (d / "cam/000001.mp4").read_bytes()
+    assert not s3.list_multipart_uploads(Bucket=BUCKET).get("Uploads")
+    assert st.load(d, f"s3:{cfg.url}/{BUCKET}").files["cam/000001.mp4"].done
+
+
+@pytest.mark.slow
+async def test_server_lost_everything_mid_upload_starts_again(s3_server: S3Server,
+                                                              tmp_path) -> None:
+    """moto keeps state in memory: killed and restarted, it no longer knows the upload
+    id (NoSuchUpload). The agent starts that file again and still verifies the result."""
+    root = tmp_path / "rec"
+    d = make_recording(root, b"lost", video_bytes=11 * MIB)
+    cfg = cfg_for(s3_server, tmp_path, part_size=5 * MIB)
+    upload_then_sigkill(cfg, root, stop_after=1)
+    s3_server.kill()
+
+    up = make_uploader(cfg, "school-7", "r101")
+    try:
+        with pytest.raises(UploadError) as e:  # the server is down: a clear network error
+            await up.upload_recording(root, REL)
+        assert e.value.kind == "network", e.value
+        assert (d / "cam/000001.mp4").exists()
+        s3_server.start()  # a new, empty server (the district recreated the bucket)
+        counts = Counts()
+        up.count = counts
+        await up.upload_recording(root, REL)
+    finally:
+        await up.close()
+    assert counts.get("parts_reused", 0) == 0 and counts["parts_sent"] == 3 + 1
+    assert s3_server.objects()[f"school-7/r101/{REL}/cam/000001.mp4"] == (
+        d / "cam/000001.mp4").read_bytes()
+
+
+async def test_wrong_credentials_and_missing_bucket_are_clear(s3_server: S3Server,
+                                                              tmp_path) -> None:
+    root = tmp_path / "rec"
+    make_recording(root, b"x")
+    up = make_uploader(cfg_for(s3_server, tmp_path, bucket="no-such-bucket"), "s", "r")
+    try:
+        with pytest.raises(UploadError) as e:
+            await up.upload_recording(root, REL)
+    finally:
+        await up.close()
+    assert e.value.kind == "config" and "NoSuchBucket" in str(e.value)
+
+
+async def test_a_verified_object_is_not_sent_again(s3_server: S3Server, tmp_path) -> None:
+    """The state file lost after the upload finished: the agent finds the object already
+    there, checks its checksum against the local file, and sends nothing."""
+    root = tmp_path / "rec"
+    d = make_recording(root, b"again")
+    cfg = cfg_for(s3_server, tmp_path)
+    up = make_uploader(cfg, "s", "r")
+    try:
+        await up.upload_recording(root, REL)
+        (d / st.STATE_FILE).unlink()
+        counts = Counts()
+        up.count = counts
+        await up.upload_recording(root, REL)
+        assert counts == {"files_skipped": 2}, counts
+        # a different object under the key is replaced, not taken for ours
+        s3_server.client().put_object(Bucket=BUCKET, Key=f"s/r/{REL}/recording.json",
+                                      Body=b"x" * (d / "recording.json").stat().st_size)
+        (d / st.STATE_FILE).unlink()
+        counts.clear()
+        await up.upload_recording(root, REL)
+        assert counts["files_skipped"] == 1 and counts["parts_sent"] == 1, counts
+    finally:
+        await up.close()
+    assert s3_server.objects()[f"s/r/{REL}/recording.json"] == (
+        d / "recording.json").read_bytes()
+
