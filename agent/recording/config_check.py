@@ -69,7 +69,8 @@ def _check_upload(up) -> list[str]:
                     up.secret_key or up.secret_key_file):
                 problems.append(f"{key}.access_key_file: S3 needs an access key and a secret "
                                 "key (access_key_file and secret_key_file)")
-    if up.prefix and not re.fullmatch(r"[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)*", up.prefix):
+    if up.prefix and (not re.fullmatch(r"[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)*", up.prefix)
+                      or {".", ".."} & set(up.prefix.split("/"))):
         problems.append(f"{key}.prefix: {up.prefix!r} must be a plain path "
                         "(letters, digits, '-', '_', '.', separated by '/')")
     for name in ("token_file", "ca_file", "access_key_file", "secret_key_file"):

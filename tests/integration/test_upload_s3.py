@@ -211,3 +211,21 @@ async def test_a_verified_object_is_not_sent_again(s3_server: S3Server, tmp_path
     assert s3_server.objects()[f"s/r/{REL}/recording.json"] == (
         d / "recording.json").read_bytes()
 
+
+
+async def test_md5_mode_for_stores_without_additional_checksums(s3_server: S3Server,
+                                                                tmp_path) -> None:
+    """checksum = "md5" (OSS, COS, OBS): no x-amz-checksum-* sent; verified by the part
+    ETags and the multipart ETag MD5(part MD5s)-N."""
+    root = tmp_path / "rec"
+    d = make_recording(root, b"md5", video_bytes=6 * MIB)  # 2 parts
+    up = make_uploader(cfg_for(s3_server, tmp_path, checksum="md5", part_size=5 * MIB),
+                       "s", "r")
+    try:
+        await up.upload_recording(root, REL)
+    finally:
+        await up.close()
+    key = f"s/r/{REL}/cam/000001.mp4"
+    head = s3_server.client().head_object(Bucket=BUCKET, Key=key, ChecksumMode="ENABLED")
+    assert not head.get("ChecksumSHA256") and head["ETag"].strip('"').endswith("-2")
+    assert s3_server.objects()[key] == (d / "cam/000001.mp4").read_bytes()
