@@ -4,8 +4,8 @@ Each file is PUT whole to ``{url}/{key}`` with the configured auth header and it
 in ``Content-Digest`` / ``Repr-Digest`` (RFC 9530; a server that checks them refuses a
 damaged body). 200, 201 and 204 are success. Then a ``HEAD`` must report a
 ``Content-Length`` equal to the file size, and where the server returns a SHA-256
-(``Repr-Digest``, ``Content-Digest``, ``x-amz-checksum-sha256`` or ``X-Checksum-Sha256``,
-on the PUT or the HEAD) it must be the file's: only then is the file uploaded. There is
+(``x-amz-checksum-sha256`` or ``X-Checksum-Sha256`` on the PUT or the HEAD,
+``Repr-Digest`` on the HEAD) it must be the file's: only then is the file uploaded. There is
 no partial PUT (``Content-Range``): a server that ignores it stores only the tail and
 still answers 2xx. A failed file is sent again whole on the next attempt; verified files
 are not sent again.
@@ -42,14 +42,16 @@ def _sha256(path: Path) -> bytes:
     return h.digest()
 
 
-def server_sha256(headers: Mapping[str, str]) -> bytes | None:
-    """A SHA-256 the server states in its response headers, if any."""
-    for name in ("Repr-Digest", "Content-Digest"):
-        if m := re.search(r"sha-256=:([A-Za-z0-9+/=]+):", headers.get(name, "")):
-            try:
-                return base64.b64decode(m.group(1), validate=True)
-            except ValueError:
-                return b""  # unparseable counts as not matching
+def server_sha256(headers: Mapping[str, str], head: bool = True) -> bytes | None:
+    """A SHA-256 of the stored file that the server states in its response headers, if
+    any. ``Repr-Digest`` counts only on a HEAD (on a PUT response it may describe the
+    response itself); ``Content-Digest`` never does (it is about the message body)."""
+    if head and (m := re.search(r"sha-256=:([A-Za-z0-9+/=]+):",
+                                headers.get("Repr-Digest", ""))):
+        try:
+            return base64.b64decode(m.group(1), validate=True)
+        except ValueError:
+            return b""  # unparseable counts as not matching
     if v := headers.get("x-amz-checksum-sha256"):
         try:
             return base64.b64decode(v.split("-")[0], validate=True)
@@ -143,7 +145,7 @@ class HttpUploader:
                 kind = "auth" if r.status in (401, 403) else "server"
                 hint = " (check the upload token)" if kind == "auth" else ""
                 raise UploadError(kind, f"PUT {key}: HTTP {r.status}{hint} {text}".strip())
-            said = server_sha256(r.headers)
+            said = server_sha256(r.headers, head=False)
         self.count("bytes", size)
         # verify what the server stored before anything counts as uploaded
         async with s.head(url, ssl=self.ssl) as r:
