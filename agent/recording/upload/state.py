@@ -34,7 +34,7 @@ class FileState(msgspec.Struct):
     upload_id: str | None = None  # S3 multipart upload under way
     part_size: int = 0
     parts: list[PartState] = []  # parts the server confirmed (ListParts stays the truth)
-    sha256: str = ""  # hex SHA-256 of the whole file, once known
+    sha256: str = ""  # http: hex SHA-256 of the whole file, once verified
 
 
 class UploadState(msgspec.Struct):
