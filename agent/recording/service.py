@@ -891,7 +891,12 @@ class RecordingService(Service):
                             m.recording_id, m.bytes)
                 await self._publish_recording(s, "partial", reason=m.reason)
             elif m.recording_id not in known:
-                await asyncio.to_thread(self.catalog.upsert, self._row(s))
+                row = self._row(s)
+                if self.cfg.upload.url and m.state in ("finished", "partial"):
+                    # a lost catalog must not lose uploads: files the server already holds
+                    # are recognised by size and checksum and not sent again
+                    row.update(upload_state="pending", upload_next=0.0)
+                await asyncio.to_thread(self.catalog.upsert, row)
         for row in await asyncio.to_thread(self.catalog.by_state, "recording"):
             if row["id"] not in seen:
                 await asyncio.to_thread(self.catalog.update, row["id"], state="failed",

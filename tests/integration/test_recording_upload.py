@@ -264,3 +264,27 @@ async def test_http_put_whole_files_size_verified_before_delete(make_config, run
     want = {hashlib.sha256(d).digest() for d in files.values()}
     sent = {base64.b64decode(d.split(":")[1]) for d in srv.digests}
     assert want <= sent
+
+
+async def test_restart_with_a_lost_catalog_uploads_again_without_resending(
+        make_config, run_agent, tmp_path, s3_server: S3Server) -> None:
+    """The catalog lost between two runs: the recording is indexed again from its
+    recording.json and queued; the server's verified copies are recognised, not re-sent."""
+    cfg = make_config(
+        cameras=camera_config(tmp_path),
+        recording={"segment_s": 1.0, "upload": upload_config(
+            s3_server, tmp_path, retry_min_s=0.2, retry_max_s=1.0)},
+    )
+    async with run_agent(cfg) as agent:
+        svc, done, files = await record(agent)
+        await upload_state(svc, "uploaded")
+    catalog = Path(done["dir"]).parents[1] / "catalog.sqlite"
+    for f in catalog.parent.glob("catalog.sqlite*"):
+        f.unlink()
+    (Path(done["dir"]) / ".upload-state.json").unlink()  # and the upload state with it
+    async with run_agent(cfg) as agent:
+        svc = agent.ctx.services["recording"]
+        await upload_state(svc, "uploaded")
+        assert metric(agent, "classroom_recording_upload_units_total",
+                      what="files_skipped") == len(files)
+        assert metric(agent, "classroom_recording_upload_bytes_total") == 0

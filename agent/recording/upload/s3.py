@@ -182,9 +182,11 @@ class S3Uploader:
         return await self._run(self._call, op, Bucket=self.bucket, **kw)
 
     async def close(self) -> None:
+        # never waits: a part still in flight (shutdown mid-upload) ends in its own time,
+        # bounded by timeout_s; the next start resumes by ListParts
         client, self._client = self._client, None
         if client is not None:
-            await self._run(client.close)
+            self._pool.submit(client.close)
         self._pool.shutdown(wait=False)
 
     # ------------------------------------------------------------------ recordings
