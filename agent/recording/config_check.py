@@ -61,7 +61,8 @@ def _check_upload(up) -> list[str]:
             problems.append(f"{key}.url: expected http(s)://host/…, got {redact(up.url)!r}")
         if up.protocol == "s3":
             if not up.bucket:
-                problems.append(f"{key}.bucket: required when protocol = \"s3\"")
+                problems.append(f"{key}.bucket: required when protocol = \"s3\" (the default; "
+                                "a plain PUT server wants protocol = \"http\")")
             elif not re.fullmatch(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]", up.bucket):
                 problems.append(f"{key}.bucket: {up.bucket!r} is not an S3 bucket name "
                                 "(3-63 lowercase letters, digits, '.' or '-')")
