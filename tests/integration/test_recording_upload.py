@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import hashlib
+import re
 from pathlib import Path
 from typing import Any
 
@@ -98,12 +99,17 @@ async def test_s3_server_killed_upload_fails_clearly_and_is_retried(
     assert {k.split("/", 4)[-1]: v for k, v in s3_server.objects().items()} == files
 
 
-class CorruptingProxy:
-    """TCP proxy to the S3 server that flips one body byte of the first UploadPart."""
+class Proxy:
+    """TCP proxy to the S3 server that can flip one body byte of the next
+    ``corrupt_left`` UploadParts, or (``stall``) hold every request for recording.json
+    without an answer, as a network that died mid-upload does."""
 
     def __init__(self, upstream: int) -> None:
         self.upstream = upstream
-        self.corrupt_left = 1
+        self.corrupt_left = 0
+        self.stall = False
+        self.stalled = 0
+        self.release = asyncio.Event()
         self.server: asyncio.Server | None = None
         self.port = 0
         self.writers: set[asyncio.StreamWriter] = set()
@@ -113,6 +119,7 @@ class CorruptingProxy:
         self.port = self.server.sockets[0].getsockname()[1]
 
     async def stop(self) -> None:
+        self.release.set()
         if self.server:
             self.server.close()
         for w in self.writers:
@@ -129,6 +136,10 @@ class CorruptingProxy:
 
         async def c2s() -> None:
             while data := await reader.read(65536):
+                if self.stall and re.search(rb"(?m)^[A-Z]+ \S*recording\.json\S* HTTP/", data):
+                    self.stalled += 1
+                    await self.release.wait()
+                    return
                 buf, i = bytearray(data), 0
                 if phase[0] == 0 and self.corrupt_left and (j := buf.find(b"partNumber=")) >= 0:
                     phase[0], i = 1, j
@@ -159,7 +170,8 @@ class CorruptingProxy:
 
 async def test_s3_damaged_part_is_a_checksum_error_and_nothing_is_deleted(
         make_config, run_agent, tmp_path, s3_server: S3Server) -> None:
-    proxy = CorruptingProxy(s3_server.port)
+    proxy = Proxy(s3_server.port)
+    proxy.corrupt_left = 1
     await proxy.start()
     section = upload_config(s3_server, tmp_path, retry_min_s=0.3, retry_max_s=1.0,
                             delete_after_upload=True)
@@ -288,3 +300,39 @@ async def test_restart_with_a_lost_catalog_uploads_again_without_resending(
         assert metric(agent, "classroom_recording_upload_units_total",
                       what="files_skipped") == len(files)
         assert metric(agent, "classroom_recording_upload_bytes_total") == 0
+
+
+async def test_agent_stopped_mid_upload_exits_and_the_next_start_resumes(
+        make_config, run_agent, tmp_path, s3_server: S3Server) -> None:
+    """The network dies while recording.json is being sent (no answer, ever) and the agent
+    is stopped: it exits anyway (the hung request does not hold it), and the next start
+    sends only what was not verified yet."""
+    proxy = Proxy(s3_server.port)
+    proxy.stall = True
+    await proxy.start()
+    section = upload_config(s3_server, tmp_path, retry_min_s=0.2, retry_max_s=1.0,
+                            timeout_s=120.0)
+    section["url"] = f"http://127.0.0.1:{proxy.port}"
+    cfg = make_config(cameras=camera_config(tmp_path),
+                      recording={"segment_s": 1.0, "upload": section})
+    try:
+        async with run_agent(cfg) as agent:
+            svc, done, files = await record(agent)
+            await wait_for(lambda: proxy.stalled, 30, "the upload reached recording.json")
+            assert svc.status()["upload"]["active"] == done["recording_id"]
+            segments = len(files) - 1
+            assert metric(agent, "classroom_recording_upload_units_total",
+                          what="parts_sent") == segments
+        # stopped (run_agent waits for the agent to end) with the request still hanging
+        proxy.stall = False
+        async with run_agent(cfg) as agent:
+            svc = agent.ctx.services["recording"]
+            up = await upload_state(svc, "uploaded")
+            assert up["bytes"] == sum(len(b) for b in files.values())
+            assert metric(agent, "classroom_recording_upload_units_total",
+                          what="files_skipped") == segments
+            assert metric(agent, "classroom_recording_upload_units_total",
+                          what="parts_sent") == 1
+    finally:
+        await proxy.stop()
+    assert {k.split("/", 4)[-1]: v for k, v in s3_server.objects().items()} == files

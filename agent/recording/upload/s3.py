@@ -26,9 +26,10 @@ import contextlib
 import functools
 import hashlib
 import logging
+import queue
 import re
+import threading
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -109,14 +110,10 @@ class S3Uploader:
         self.sha256 = cfg.checksum == "sha256"
         self.target = f"s3:{cfg.url}/{self.bucket}"
         self._client: Any = None
-        # one worker thread for every blocking step: requests go one at a time anyway, and
-        # one thread keeps part buffers in one malloc arena (a pool of threads each kept
-        # its own 8 MiB leftovers: +60 MB RSS measured, bench/upload.py)
-        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="s3-upload")
+        self._worker = _Worker()
 
     async def _run(self, fn: Callable[..., _T], *args: Any, **kw: Any) -> _T:
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._pool, functools.partial(fn, *args, **kw))
+        return await self._worker.run(functools.partial(fn, *args, **kw))
 
     # ------------------------------------------------------------------ client
 
@@ -185,9 +182,7 @@ class S3Uploader:
         # never waits: a part still in flight (shutdown mid-upload) ends in its own time,
         # bounded by timeout_s; the next start resumes by ListParts
         client, self._client = self._client, None
-        if client is not None:
-            self._pool.submit(client.close)
-        self._pool.shutdown(wait=False)
+        self._worker.stop(client.close if client is not None else None)
 
     # ------------------------------------------------------------------ recordings
 
@@ -406,6 +401,58 @@ class S3Uploader:
                 return False  # something else under that key: replace it
             raise
         return True
+
+
+class _Worker:
+    """One daemon thread for every blocking step of an uploader. One thread: requests go
+    one at a time anyway, and it keeps part buffers in one malloc arena (a pool of
+    threads each kept its own 8 MiB leftovers: +30 MB RSS measured, bench/upload.py).
+    Daemon: a request hung on a dead network never holds up the agent's exit (an
+    executor's threads are joined at exit); the upload resumes at the next start."""
+
+    def __init__(self) -> None:
+        self._jobs: queue.SimpleQueue[tuple[Callable[[], Any], Any, Any] | None] = (
+            queue.SimpleQueue())
+        self._thread: threading.Thread | None = None
+
+    async def run(self, fn: Callable[[], _T]) -> _T:
+        loop = asyncio.get_running_loop()
+        fut: asyncio.Future[_T] = loop.create_future()
+        if self._thread is None:
+            self._thread = threading.Thread(target=_work, args=(self._jobs,), name="s3-upload",
+                                            daemon=True)
+            self._thread.start()
+        self._jobs.put((fn, loop, fut))
+        return await fut
+
+    def stop(self, last: Callable[[], Any] | None = None) -> None:
+        if self._thread is not None:
+            if last is not None:
+                self._jobs.put((last, None, None))
+            self._jobs.put(None)
+            self._thread, self._jobs = None, queue.SimpleQueue()  # a later run: new thread
+
+
+def _work(jobs: queue.SimpleQueue[Any]) -> None:
+    while (job := jobs.get()) is not None:
+        fn, loop, fut = job
+        try:
+            result, error = fn(), None
+        except BaseException as e:  # handed to the awaiting coroutine
+            result, error = None, e
+        if loop is None:
+            continue
+        with contextlib.suppress(RuntimeError):  # the loop is closed: nobody waits
+            loop.call_soon_threadsafe(_settle, fut, result, error)
+
+
+def _settle(fut: asyncio.Future[Any], result: Any, error: BaseException | None) -> None:
+    if fut.done():  # the awaiting coroutine was cancelled
+        return
+    if error is not None:
+        fut.set_exception(error)
+    else:
+        fut.set_result(result)
 
 
 def _content_type(rel: str) -> str:
