@@ -145,22 +145,31 @@ async def test_agent_killed_mid_upload_resumes_by_listparts(s3_server: S3Server,
 
 
 @pytest.mark.slow
-async def test_server_lost_everything_mid_upload_starts_again(s3_server: S3Server,
-                                                              tmp_path) -> None:
-    """moto keeps state in memory: killed and restarted, it no longer knows the upload
-    id (NoSuchUpload). The agent starts that file again and still verifies the result."""
+async def test_server_killed_mid_upload_fails_clearly_then_starts_again(
+        s3_server: S3Server, tmp_path) -> None:
+    """The server process is SIGKILLed after it took part 1: the attempt fails as a
+    network error, files and state kept. moto keeps state in memory, so once restarted it
+    no longer knows the upload id (NoSuchUpload): the agent starts that file again and
+    still verifies the result (a persistent server would resume, as above)."""
     root = tmp_path / "rec"
-    d = make_recording(root, b"lost", video_bytes=11 * MIB)
+    d = make_recording(root, b"lost", video_bytes=11 * MIB)  # 3 parts
     cfg = cfg_for(s3_server, tmp_path, part_size=5 * MIB)
-    upload_then_sigkill(cfg, root, stop_after=1)
-    s3_server.kill()
 
-    up = make_uploader(cfg, "school-7", "r101")
+    def kill_after_first_part(name: str, n: int) -> None:
+        if name == "parts_sent":
+            s3_server.kill()
+
+    up = make_uploader(cfg, "school-7", "r101", kill_after_first_part)
     try:
-        with pytest.raises(UploadError) as e:  # the server is down: a clear network error
+        with pytest.raises(UploadError) as e:
             await up.upload_recording(root, REL)
         assert e.value.kind == "network", e.value
+        entry = st.load(d, f"s3:{cfg.url}/{BUCKET}").files["cam/000001.mp4"]
+        assert entry.upload_id and [p.number for p in entry.parts] == [1]
         assert (d / "cam/000001.mp4").exists()
+        with pytest.raises(UploadError) as e:  # still down: the retry fails the same way
+            await up.upload_recording(root, REL)
+        assert e.value.kind == "network", e.value
         s3_server.start()  # a new, empty server (the district recreated the bucket)
         counts = Counts()
         up.count = counts
