@@ -253,7 +253,9 @@ class S3Uploader:
             if self.sha256:
                 kw["ChecksumAlgorithm"] = "SHA256"
             resp = await self._req("create_multipart_upload", Key=key, **kw)
-            entry.upload_id, entry.parts = resp["UploadId"], []
+            if not resp.get("UploadId"):
+                raise UploadError("server", f"CreateMultipartUpload {key}: no upload id")
+            entry.upload_id, entry.parts = str(resp["UploadId"]), []
             await self._save(directory, state)
         upload_id = entry.upload_id
         assert upload_id is not None
@@ -328,16 +330,25 @@ class S3Uploader:
         while True:
             resp = await self._req("list_parts", Key=key, UploadId=upload_id,
                                    PartNumberMarker=marker)
-            for p in resp.get("Parts", []):
-                out[int(p["PartNumber"])] = p
+            for p in resp.get("Parts") or []:
+                with contextlib.suppress(KeyError, TypeError, ValueError):  # odd entry: resend
+                    out[int(p["PartNumber"])] = p
             if not resp.get("IsTruncated"):
                 return out
-            marker = int(resp.get("NextPartNumberMarker", 0))
+            try:
+                marker = int(resp.get("NextPartNumberMarker", 0))
+            except (TypeError, ValueError):
+                marker = 0
+            if not marker:
+                raise UploadError("server", f"ListParts {key}: truncated without a marker")
 
     @staticmethod
     def _part_is(have: dict[str, Any], part: _Part) -> bool:
         """Does the server's part (ListParts) hold these local bytes?"""
-        if int(have.get("Size", -1)) != part.size:
+        try:
+            if int(have.get("Size", -1)) != part.size:
+                return False
+        except (TypeError, ValueError):
             return False
         md5 = _etag_md5(str(have.get("ETag", "")))
         if md5 is not None and md5 != part.md5.hex():
