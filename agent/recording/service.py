@@ -839,7 +839,7 @@ class RecordingService(Service):
             self._upload_errors[kind] = self._upload_errors.get(kind, 0) + 1
             self._upload_last_error = {"recording_id": row["id"], "kind": kind,
                                        "reason": why[:300],
-                                       "at": datetime.now(UTC).isoformat()}
+                                       "at": self.ctx.clock.now().astimezone(UTC).isoformat()}
             log.warning("upload of %s failed (%s); retry in %.1f s; local files kept",
                         row["id"], why, delay)
             return
