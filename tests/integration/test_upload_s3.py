@@ -238,3 +238,30 @@ async def test_md5_mode_for_stores_without_additional_checksums(s3_server: S3Ser
     head = s3_server.client().head_object(Bucket=BUCKET, Key=key, ChecksumMode="ENABLED")
     assert not head.get("ChecksumSHA256") and head["ETag"].strip('"').endswith("-2")
     assert s3_server.objects()[key] == (d / "cam/000001.mp4").read_bytes()
+
+
+async def test_crash_between_complete_and_state_save(s3_server: S3Server, tmp_path) -> None:
+    """The object is on the server but the state file still names an upload id the server
+    no longer knows (as after a crash between Complete and the state save; here an
+    aborted id stands in for the completed one): NoSuchUpload, then the object is found,
+    verified against the local file, and nothing is sent."""
+    root = tmp_path / "rec"
+    d = make_recording(root, b"complete")
+    cfg = cfg_for(s3_server, tmp_path)
+    s3 = s3_server.client()
+    key = f"s/r/{REL}/cam/000001.mp4"
+    mu = s3.create_multipart_upload(Bucket=BUCKET, Key=key, ChecksumAlgorithm="SHA256")
+    up = make_uploader(cfg, "s", "r")
+    try:
+        await up.upload_recording(root, REL)
+        state = st.load(d, f"s3:{cfg.url}/{BUCKET}")
+        state.files["cam/000001.mp4"].done = False  # as if the crash came just before
+        state.files["cam/000001.mp4"].upload_id = mu["UploadId"]
+        s3.abort_multipart_upload(Bucket=BUCKET, Key=key, UploadId=mu["UploadId"])
+        st.save(d, state)
+        counts = Counts()
+        up.count = counts
+        await up.upload_recording(root, REL)
+    finally:
+        await up.close()
+    assert counts == {"files_skipped": 2}, counts

@@ -245,9 +245,15 @@ class S3Uploader:
             except UploadError as e:
                 if e.code != "NoSuchUpload":
                     raise
-                log.info("upload of %s: the server forgot upload %s; starting it again", key,
-                         entry.upload_id)
+                log.info("upload of %s: the server no longer knows upload %s (completed, "
+                         "expired or aborted)", key, entry.upload_id)
                 entry.upload_id, entry.parts = None, []
+                # completed just before a crash? then the object is there and verifiable
+                if await self._remote_matches(path, entry):
+                    entry.done = True
+                    await self._save(directory, state)
+                    self.count("files_skipped", 1)
+                    return done + size
         if not entry.upload_id:
             kw: dict[str, Any] = {"ContentType": _content_type(rel)}
             if self.sha256:
