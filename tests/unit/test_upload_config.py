@@ -75,3 +75,30 @@ def test_server_stated_sha256_is_read_from_any_usual_header() -> None:
     assert server_sha256({"X-Checksum-Sha256": d.hex()}) == d
     assert server_sha256({"ETag": '"abc"'}) is None
     assert server_sha256({"X-Checksum-Sha256": "zz"}) == b""  # unreadable never matches
+
+
+def test_odd_server_headers_and_parts_never_raise() -> None:
+    """Whatever a server puts in its headers or its ListParts entries, the checks answer
+    match / no match and never raise."""
+    from hypothesis import given, settings
+    from hypothesis import strategies as sx
+
+    from agent.recording.upload.s3 import S3Uploader, _etag_md5, _Part
+
+    part = _Part(1, 3, hashlib.md5(b"abc").digest(), hashlib.sha256(b"abc").digest())
+    value = sx.one_of(sx.text(max_size=80), sx.integers(), sx.none(), sx.binary(max_size=20))
+
+    @settings(max_examples=300, deadline=None)
+    @given(sx.dictionaries(sx.sampled_from(
+        ["Repr-Digest", "Content-Digest", "x-amz-checksum-sha256", "X-Checksum-Sha256",
+         "ETag"]), sx.text(max_size=120)),
+        sx.dictionaries(sx.sampled_from(["Size", "ETag", "ChecksumSHA256", "PartNumber"]),
+                        value))
+    def check(headers: dict, have: dict) -> None:
+        got = server_sha256(headers)
+        assert got is None or isinstance(got, bytes)
+        server_sha256(headers, head=False)
+        _etag_md5(str(headers.get("ETag", "")))
+        assert S3Uploader._part_is(have, part) in (True, False)
+
+    check()
