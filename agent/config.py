@@ -229,9 +229,23 @@ class CameraConfig(Section):
 
 
 class UploadConfig(Section):
-    url: str | None = None  # base URL; files are PUT to {url}/{date}/{lesson_id}/… ; None = off
-    header: str = "Authorization"  # auth header name
-    token: str | None = None  # header value = token_prefix + token
+    # where: "s3" = S3-compatible object storage (MinIO, OSS, COS, OBS, AWS) with resumable
+    # multipart upload; "http" = one plain PUT per whole file (simple servers)
+    protocol: Literal["s3", "http"] = "s3"
+    url: str | None = None  # s3: endpoint URL; http: base URL; None = upload off
+    # keys are {prefix}/{school}/{room}/{date}/{lesson_dir}/{camera}/{file}
+    prefix: str = ""
+    bucket: str | None = None  # s3: required
+    region: str = "us-east-1"  # s3: signing region (MinIO ignores it)
+    addressing_style: Literal["auto", "path", "virtual"] = "auto"  # s3: OSS/COS want virtual
+    access_key: str | None = None  # s3; prefer access_key_file
+    access_key_file: str | None = None
+    secret_key: str | None = None  # s3; prefer secret_key_file
+    secret_key_file: str | None = None
+    part_size: int = 8 * 1024**2  # s3: multipart part size, 5 MiB .. 512 MiB
+    checksum: Literal["sha256", "md5"] = "sha256"  # s3: what proves the server's copy
+    header: str = "Authorization"  # http: auth header name
+    token: str | None = None  # http: header value = token_prefix + token
     token_file: str | None = None
     token_prefix: str = "Bearer "
     ca_file: str | None = None
@@ -239,7 +253,8 @@ class UploadConfig(Section):
     timeout_s: float = 60.0  # per request without progress
     retry_min_s: float = 5.0
     retry_max_s: float = 900.0
-    delete_after_upload: bool = False  # free the disk as soon as the server has the files
+    # free the disk once the server's copy of every file is verified (size + checksum)
+    delete_after_upload: bool = False
 
 
 class RecordingConfig(Section):

@@ -44,20 +44,47 @@ def check_config(cfg: Config) -> list[str]:
         problems.append("recording.min_free_bytes: must be >= 0")
     if rec.max_duration_s < 60:
         problems.append("recording.max_duration_s: must be >= 60")
-    up = rec.upload
+    problems.extend(_check_upload(rec.upload))
+    return problems
+
+
+def _check_upload(up) -> list[str]:
+    from agent.recording.upload.s3 import MAX_PART, MIN_PART
+
+    problems: list[str] = []
+    key = "recording.upload"
     if up.url:
         u = urlsplit(up.url)
         if u.scheme not in ("http", "https") or not u.hostname:
             from drivers.camera.redact import redact  # problems are printed and logged
 
-            problems.append("recording.upload.url: expected http(s)://host/…, got "
-                            f"{redact(up.url)!r}")
-    for name in ("token_file", "ca_file"):
+            problems.append(f"{key}.url: expected http(s)://host/…, got {redact(up.url)!r}")
+        if up.protocol == "s3":
+            if not up.bucket:
+                problems.append(f"{key}.bucket: required when protocol = \"s3\" (the default; "
+                                "a plain PUT server wants protocol = \"http\")")
+            elif not re.fullmatch(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]", up.bucket):
+                problems.append(f"{key}.bucket: {up.bucket!r} is not an S3 bucket name "
+                                "(3-63 lowercase letters, digits, '.' or '-')")
+            if not (up.access_key or up.access_key_file) or not (
+                    up.secret_key or up.secret_key_file):
+                problems.append(f"{key}.access_key_file: S3 needs an access key and a secret "
+                                "key (access_key_file and secret_key_file)")
+    if up.prefix and (not re.fullmatch(r"[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)*", up.prefix)
+                      or {".", ".."} & set(up.prefix.split("/"))):
+        problems.append(f"{key}.prefix: {up.prefix!r} must be a plain path "
+                        "(letters, digits, '-', '_', '.', separated by '/')")
+    for name in ("token_file", "ca_file", "access_key_file", "secret_key_file"):
         value = getattr(up, name)
         if value and not Path(value).is_file():
-            problems.append(f"recording.upload.{name}: file not found: {value}")
+            problems.append(f"{key}.{name}: file not found: {value}")
+    if not MIN_PART <= up.part_size <= MAX_PART:
+        problems.append(f"{key}.part_size: must be {MIN_PART}..{MAX_PART} bytes "
+                        "(S3 parts are at least 5 MiB)")
+    if up.timeout_s <= 0:
+        problems.append(f"{key}.timeout_s: must be > 0")
     if up.retry_min_s <= 0 or up.retry_max_s < up.retry_min_s:
-        problems.append("recording.upload.retry_min_s: must be > 0 and <= retry_max_s")
+        problems.append(f"{key}.retry_min_s: must be > 0 and <= retry_max_s")
     return problems
 
 

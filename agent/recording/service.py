@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Annotated, Any, ClassVar
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar
 from zoneinfo import ZoneInfo
 
 import msgspec
@@ -33,6 +33,9 @@ from agent.recording.catalog import Catalog
 from agent.recording.session import Session
 from agent.runtime.service import AgentContext, Service
 from drivers.camera.source import SourceError, SourceOptions, StreamInfo, probe, redact
+
+if TYPE_CHECKING:
+    from agent.recording.upload import Uploader
 
 log = logging.getLogger(__name__)
 
@@ -110,6 +113,9 @@ class RecordingService(Service):
         self._retention_lock = asyncio.Lock()
         self._upload_wake = asyncio.Event()
         self._upload_active: str | None = None
+        self._upload_done = (0, 0)  # bytes done / in total of the active upload
+        self._upload_errors: dict[str, int] = {}  # failed attempts by kind, since start
+        self._upload_last_error: dict[str, Any] | None = None
         self._bg: set[asyncio.Task[None]] = set()
         # monotonic deadline of the capture-thread joins under way (a list: the joining
         # thread reads it, so shutdown can shorten a join another stop already began)
@@ -129,6 +135,16 @@ class RecordingService(Service):
         self.m_free = m.gauge("classroom_recording_free_bytes", "Free bytes on the recordings disk")
         self.m_uploads = m.counter("classroom_recording_uploads_total",
                                    "Upload attempts, by outcome", ["outcome"])
+        self.m_upload_errors = m.counter(
+            "classroom_recording_upload_errors_total",
+            "Failed upload attempts, by kind (network, auth, checksum, size, server, "
+            "config, local)", ["kind"])
+        self.m_upload_bytes = m.counter("classroom_recording_upload_bytes_total",
+                                        "Bytes sent to the upload server")
+        self.m_upload_units = m.counter(
+            "classroom_recording_upload_units_total",
+            "Upload work: parts_sent, parts_reused (resumed: the server had them), "
+            "files_skipped (already verified)", ["what"])
         self.m_ptz = m.counter("classroom_recording_ptz_total",
                                "PTZ preset recalls, by outcome", ["camera", "outcome"])
         self.m_refused = m.counter("classroom_recording_refused_total",
@@ -300,10 +316,18 @@ class RecordingService(Service):
             "keep_free_bytes": self._keep_free,
             "disk_low": 0 <= self._free < self._keep_free,
             "dir": str(self.root),
-            "upload": "off" if not self.cfg.upload.url else
-                      {"active": self._upload_active},
+            "upload": "off" if not self.cfg.upload.url else self._upload_status(),
         }
         return doc
+
+    def _upload_status(self) -> dict[str, Any]:
+        up = self.cfg.upload
+        target = redact(up.url or "") + (f" bucket {up.bucket}" if up.protocol == "s3" else "")
+        done, total = self._upload_done
+        return {"active": self._upload_active, "protocol": up.protocol, "target": target,
+                "progress": ({"bytes": done, "total": total} if self._upload_active
+                             else None),
+                "errors": dict(self._upload_errors), "last_error": self._upload_last_error}
 
     # ------------------------------------------------------------------ commands
 
@@ -753,56 +777,84 @@ class RecordingService(Service):
     # ------------------------------------------------------------------ upload
 
     async def _upload_loop(self) -> None:
-        from agent.recording.upload import Uploader, UploadError
+        from agent.recording.upload import make_uploader
 
         up = self.cfg.upload
-        token = read_secret(up.token, up.token_file)
-        uploader = Uploader(up.url or "", up.header,
-                            f"{up.token_prefix}{token}" if token else None,
-                            up.timeout_s, up.ca_file, up.tls_insecure)
+        site = self.ctx.config.site
+        uploader = make_uploader(up, site.school, site.room, self._upload_count)
         assert self.catalog is not None
-        while True:
-            due = await asyncio.to_thread(self.catalog.upload_due, time.time())
-            for row in due:
-                self._upload_active = row["id"]
-                attempts = int(row["upload_attempts"] or 0)
-                await asyncio.to_thread(self.catalog.update, row["id"],
-                                        upload_state="uploading")
-                try:
-                    sent = await uploader.upload_recording(self.root, row["path"])
-                except Exception as e:  # every failure is retried later, never fatal
-                    import aiohttp
+        try:
+            while True:
+                due = await asyncio.to_thread(self.catalog.upload_due, time.time())
+                for row in due:
+                    await self._upload_one(uploader, row)
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(2.0):
+                        await self._upload_wake.wait()
+                self._upload_wake.clear()
+        finally:
+            with contextlib.suppress(Exception):
+                await uploader.close()
 
-                    if not isinstance(e, UploadError | OSError | TimeoutError |
-                                      aiohttp.ClientError):
-                        log.exception("upload of %s failed", row["id"])
-                    why = str(e) or type(e).__name__
-                    delay = min(up.retry_max_s, up.retry_min_s * 2 ** min(attempts, 16))
-                    await asyncio.to_thread(
-                        self.catalog.update, row["id"], upload_state="failed",
-                        upload_reason=why[:300], upload_attempts=attempts + 1,
-                        upload_next=time.time() + delay,
-                    )
-                    self.m_uploads.labels("failed").inc()
-                    log.warning("upload of %s failed (%s); retry in %.0f s", row["id"], why,
-                                delay)
-                    continue
-                finally:
-                    self._upload_active = None
-                await asyncio.to_thread(
-                    self.catalog.update, row["id"], upload_state="uploaded", upload_reason="",
-                    upload_attempts=attempts + 1, uploaded_bytes=sent, upload_next=0.0,
-                )
-                self.m_uploads.labels("ok").inc()
-                log.info("recording %s uploaded (%d bytes)", row["id"], sent)
-                if up.delete_after_upload:
-                    fresh = await asyncio.to_thread(self.catalog.get, row["id"])
-                    if fresh:
-                        await self._delete(fresh, "uploaded; delete_after_upload is on")
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(2.0):
-                    await self._upload_wake.wait()
-            self._upload_wake.clear()
+    def _upload_count(self, name: str, n: int) -> None:
+        match name:
+            case "bytes":
+                self.m_upload_bytes.inc(n)
+            case "parts_sent" | "parts_reused" | "files_skipped":
+                self.m_upload_units.labels(name).inc(n)
+
+    def _upload_progress(self, done: int, total: int) -> None:
+        self._upload_done = (done, total)
+
+    async def _upload_one(self, uploader: Uploader, row: dict[str, Any]) -> None:
+        """One attempt at one recording; every failure is recorded and retried later."""
+        from agent.recording.upload import UploadError
+
+        assert self.catalog is not None
+        up = self.cfg.upload
+        self._upload_active = row["id"]
+        self._upload_done = (0, 0)
+        attempts = int(row["upload_attempts"] or 0)
+        await asyncio.to_thread(self.catalog.update, row["id"], upload_state="uploading")
+        try:
+            sent = await uploader.upload_recording(self.root, row["path"],
+                                                   self._upload_progress)
+        except Exception as e:  # every failure is retried later, never fatal
+            if isinstance(e, UploadError):
+                kind = e.kind
+            elif isinstance(e, OSError):
+                kind = "local"
+            else:
+                kind = "server"
+                log.exception("upload of %s failed", row["id"])
+            why = f"{kind}: {str(e) or type(e).__name__}"
+            delay = min(up.retry_max_s, up.retry_min_s * 2 ** min(attempts, 16))
+            await asyncio.to_thread(
+                self.catalog.update, row["id"], upload_state="failed",
+                upload_reason=why[:300], upload_attempts=attempts + 1,
+                upload_next=time.time() + delay,
+            )
+            self.m_uploads.labels("failed").inc()
+            self.m_upload_errors.labels(kind).inc()
+            self._upload_errors[kind] = self._upload_errors.get(kind, 0) + 1
+            self._upload_last_error = {"recording_id": row["id"], "kind": kind,
+                                       "reason": why[:300],
+                                       "at": self.ctx.clock.now().astimezone(UTC).isoformat()}
+            log.warning("upload of %s failed (%s); retry in %.1f s; local files kept",
+                        row["id"], why, delay)
+            return
+        finally:
+            self._upload_active = None
+        await asyncio.to_thread(
+            self.catalog.update, row["id"], upload_state="uploaded", upload_reason="",
+            upload_attempts=attempts + 1, uploaded_bytes=sent, upload_next=0.0,
+        )
+        self.m_uploads.labels("ok").inc()
+        log.info("recording %s uploaded and verified (%d bytes)", row["id"], sent)
+        if up.delete_after_upload:  # only now: every file's server copy was verified
+            fresh = await asyncio.to_thread(self.catalog.get, row["id"])
+            if fresh:
+                await self._delete(fresh, "uploaded; delete_after_upload is on")
 
     # ------------------------------------------------------------------ crash recovery
 
@@ -839,7 +891,12 @@ class RecordingService(Service):
                             m.recording_id, m.bytes)
                 await self._publish_recording(s, "partial", reason=m.reason)
             elif m.recording_id not in known:
-                await asyncio.to_thread(self.catalog.upsert, self._row(s))
+                row = self._row(s)
+                if self.cfg.upload.url and m.state in ("finished", "partial"):
+                    # a lost catalog must not lose uploads: files the server already holds
+                    # are recognised by size and checksum and not sent again
+                    row.update(upload_state="pending", upload_next=0.0)
+                await asyncio.to_thread(self.catalog.upsert, row)
         for row in await asyncio.to_thread(self.catalog.by_state, "recording"):
             if row["id"] not in seen:
                 await asyncio.to_thread(self.catalog.update, row["id"], state="failed",
