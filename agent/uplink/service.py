@@ -19,7 +19,7 @@ from agent.config import ConfigError, load
 from agent.runtime.service import AgentContext, Service
 from agent.uplink import commands as mqtt_commands
 from agent.uplink import topics
-from agent.uplink.envelope import SCHEMA_VERSION, Envelope, encode, uuid7
+from agent.uplink.envelope import SCHEMA_VERSION, Envelope, encode, uuid7, uuid7_for
 from agent.uplink.mqtt import MqttLink, client_id
 from agent.uplink.outbox import Item, Outbox, to_data
 
@@ -89,8 +89,14 @@ class UplinkService(Service):
         if route is None:
             self._unrouted += 1  # internal-only events never leave the box
             return
-        await self.outbox.put(Item(route.topic_for(event), route.type, event.ts, to_data(event),
-                                   route.priority, route.retained))
+        data = to_data(event)
+        key = route.idempotency_key(data)
+        site = self.ctx.config.site
+        # a record's id comes from its identity, so re-sending it (a crash after it was
+        # queued but before it was marked sent) repeats the id instead of minting a new one
+        msg_id = uuid7_for(event.ts, f"{site.school}/{site.room}/{key}") if key else None
+        await self.outbox.put(Item(route.topic_for(event), route.type, event.ts, data,
+                                   route.priority, route.retained, msg_id))
 
     # ------------------------------------------------------------------ birth and commands
 
