@@ -64,8 +64,12 @@ def check_config(cfg: Config) -> list[str]:
 def _check_ptz(key: str, ptz) -> list[str]:
     problems = []
     if ptz.protocol.startswith("visca"):
-        if not isinstance(ptz.preset, int) or not 0 <= ptz.preset <= 255:
-            problems.append(f"{key}.preset: VISCA presets are numbers 0-255, got {ptz.preset!r}")
+        from drivers.camera.visca import PRESET_MAX
+
+        # the same range the VISCA frame builder accepts (0xFF ends a frame)
+        if not isinstance(ptz.preset, int) or not 0 <= ptz.preset <= PRESET_MAX:
+            problems.append(f"{key}.preset: VISCA presets are numbers 0-{PRESET_MAX}, "
+                            f"got {ptz.preset!r}")
         if not 1 <= ptz.visca_address <= 7:
             problems.append(f"{key}.visca_address: must be 1-7")
     if ptz.protocol == "visca-udp" or ptz.protocol == "onvif":
