@@ -47,7 +47,7 @@ class UplinkService(Service):
         if cfg.mqtt.url:
             self.link = MqttLink(
                 cfg.mqtt, self.root, client_id(cfg.mqtt, cfg.site.school, cfg.site.room),
-                self.outbox, self._birth, self._on_command,
+                self.outbox, self._birth, self._on_command, self._screen,
             )
         m = ctx.metrics
         self._bad_cmds = m.counter(
@@ -55,6 +55,7 @@ class UplinkService(Service):
             ["reason"],
         )
         self._unrouted = 0
+        self._refusal_log = mqtt_commands.LogThrottle(log)
 
     @classmethod
     def create(cls, ctx: AgentContext) -> UplinkService:
@@ -113,6 +114,21 @@ class UplinkService(Service):
     def _birth(self) -> tuple[bytes, bytes]:
         return self._status_payload("online"), self._status_payload("offline")
 
+    def _screen(self, sub_topic: str, payload: bytes) -> str:
+        """Before a command takes a slot (see MqttLink): refusals are counted here, every
+        one, and logged at most every few seconds."""
+        name = topics.command_name(sub_topic)
+        if name is None:
+            return "ignore"
+        refusal = mqtt_commands.screen(self.ctx.commands, name, payload,
+                                       self.ctx.config.mqtt.max_command_bytes)
+        if refusal is None:
+            return "run"
+        if refusal != "unknown_command":  # that one is counted by the registry's dispatch
+            self._bad_cmds.labels(refusal).inc()
+        self._refusal_log.warning("refused", "command %s refused: %s", name, refusal)
+        return "refuse"
+
     async def _on_command(
         self, sub_topic: str, payload: bytes, response_topic: str | None, corr: bytes | None
     ) -> None:
@@ -120,17 +136,13 @@ class UplinkService(Service):
         if name is None or self.link is None:
             return
         try:
-            reply, outcome = await mqtt_commands.handle(
+            reply, _ = await mqtt_commands.handle(
                 self.ctx.commands, name, payload, self.ctx.config.mqtt.max_command_bytes
             )
         except Exception as e:  # handle() refuses bad input itself; this is a bug guard
             log.exception("command %s failed", name)
             reply = mqtt_commands.CommandReply(id=None, command=name, ok=False, error={
                 "code": "internal_error", "message": f"{type(e).__name__}"})
-            outcome = "internal_error"
-        if outcome in ("too_large", "bad_json", "bad_request"):
-            self._bad_cmds.labels(outcome).inc()
-            log.warning("command %s refused: %s", name, reply.error)
         topic = topics.reply_topic(name)
         body = self._envelope(topic, "cmd_reply", msgspec.to_builtins(reply),
                               self.link.next_reply_seq(topic))
@@ -184,6 +196,7 @@ class UplinkService(Service):
             "protocol": link.protocol if link else None,
             "connects": link.connects if link else 0,
             "commands_dropped": link.commands_dropped if link else 0,
+            "commands_unanswered": link.refusals_unanswered if link else 0,
             "last_error": link.last_error if link else "",
             "topic_root": self.root,
             "outbox_depth": ob.depth,
