@@ -252,6 +252,7 @@ class RecordingConfig(Section):
     emergency_free_bytes: int = 512 * 1024**2  # below this, recordings awaiting upload go too
     max_age_days: int = 0  # also delete finished recordings older than this (0 = off)
     retention_interval_s: float = 30.0
+    fsync_interval_s: float = 2.0  # the open segment is fsynced this often (power-loss bound)
     max_duration_s: float = 4 * 3600.0  # a forgotten recording stops by itself
     upload: UploadConfig = msgspec.field(default_factory=UploadConfig)
 

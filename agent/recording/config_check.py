@@ -44,6 +44,8 @@ def check_config(cfg: Config) -> list[str]:
         problems.append("recording.min_free_bytes: must be >= 0")
     if rec.max_duration_s < 60:
         problems.append("recording.max_duration_s: must be >= 60")
+    if not 0.1 <= rec.fsync_interval_s <= 60:
+        problems.append("recording.fsync_interval_s: must be 0.1-60")
     up = rec.upload
     if up.url:
         u = urlsplit(up.url)

@@ -151,6 +151,9 @@ class RecordingService(Service):
     # ------------------------------------------------------------------ lifecycle
 
     async def start(self) -> None:
+        from agent.recording.segments import SYNCER
+
+        SYNCER.interval_s = self.cfg.fsync_interval_s  # one syncer for the process
         await asyncio.to_thread(self.root.mkdir, parents=True, exist_ok=True)
         self.catalog = await asyncio.to_thread(Catalog, self.root / "catalog.sqlite")
         await self._recover()
