@@ -86,6 +86,8 @@ class WebConfig(Section):
     username: str | None = None
     password_hash: str | None = None  # pbkdf2_sha256$iterations$salt_hex$hash_hex
     max_request_bytes: int = 1024 * 1024
+    tls_cert_file: str | None = None  # PEM certificate (chain): serve https:// and wss://
+    tls_key_file: str | None = None  # PEM private key of that certificate
     # requests from this box to a loopback Host (kiosk panel browser, CLI) need no login
     trust_loopback: bool = True
 
@@ -442,6 +444,7 @@ def _check_semantics(cfg: Config) -> list[str]:
 SEMANTIC_CHECKS: list[str] = [
     "agent.lessons.timetable:check_config",
     "agent.web.credentials:listen_problems",  # off-loopback without credentials: refuse
+    "agent.web.tls:check_config",
     "agent.tablets.roster:check_config",
     "agent.recording.config_check:check_config",
     "agent.engagement.config_check:check_config",
