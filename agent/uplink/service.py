@@ -124,8 +124,9 @@ class UplinkService(Service):
                                        self.ctx.config.mqtt.max_command_bytes)
         if refusal is None:
             return "run"
-        if refusal != "unknown_command":  # that one is counted by the registry's dispatch
-            self._bad_cmds.labels(refusal).inc()
+        # counted here, answered or not (an unknown one that gets its reply is also counted
+        # by the registry's dispatch, in classroom_commands_total)
+        self._bad_cmds.labels(refusal).inc()
         self._refusal_log.warning("refused", "command %s refused: %s", name, refusal)
         return "refuse"
 
