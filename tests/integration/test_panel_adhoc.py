@@ -59,3 +59,46 @@ async def test_adhoc_lesson_keeps_the_panel_on(make_config, run_agent, tmp_path:
             assert svc.panels["front"].policy.last_action == "idle"
     finally:
         await emu.stop()
+
+
+async def test_lesson_resumed_after_a_restart_keeps_the_panel_on_untouched(
+        make_config, run_agent) -> None:
+    """The agent restarts mid-lesson: the resumed lesson is announced to the panel (no idle
+    "off" meanwhile) without switching it on again or changing the input the teacher chose."""
+    from datetime import datetime, timedelta
+    from zoneinfo import ZoneInfo
+
+    from tests.conftest import zone_at_mid_morning
+
+    tz = zone_at_mid_morning()
+    now = datetime.now(ZoneInfo(tz))
+    emu = SmartEmulator()
+    path = await emu.start_pty()
+    cfg = make_config(
+        site={"timezone": tz},
+        panels=[panel_entry(path, idle_off_min=IDLE_OFF_MIN, power_on_at_lesson_start=True,
+                            lesson_input="OPS")],
+        lessons={"tick_s": 0.2, "timetable": {"periods": [{
+            "days": ["mon", "tue", "wed", "thu", "fri", "sat", "sun"], "id": "p1",
+            "start": f"{now - timedelta(minutes=10):%H:%M}",
+            "end": f"{now + timedelta(minutes=50):%H:%M}"}]}},
+    )
+    try:
+        async with run_agent(cfg) as agent:  # 1st life: the lesson opens, panel set up
+            lessons = agent.ctx.services["lessons"]
+            await wait_for(lambda: lessons.current is not None, what="lesson open")
+            await wait_for(lambda: emu.values["input"] == "ops1", what="lesson input")
+        emu.values["input"] = "hdmi1"  # the teacher switched to the laptop meanwhile
+        async with run_agent(cfg) as agent:  # 2nd life: the lesson is resumed
+            ctx = agent.ctx
+            lessons = ctx.services["lessons"]
+            svc = ctx.service(PanelService)
+            assert lessons.current is not None and lessons.current.row.restarts == 1
+            assert svc.panels["front"].policy.lesson_active
+            await wait_for(lambda: ctx.state.devices.get("front") is not None
+                           and ctx.state.devices["front"].status == "online", what="online")
+            await asyncio.sleep(IDLE_OFF_MIN * 60 * 2.5)
+            assert emu.values["powerstate"] == "on"
+            assert emu.values["input"] == "hdmi1"  # not switched back to the lesson input
+    finally:
+        await emu.stop()
