@@ -12,6 +12,7 @@ import json
 import logging
 import os
 import sys
+from typing import Any
 
 DEFAULT_CONFIG = "/etc/classroom-agent/agent.toml"
 
@@ -66,24 +67,43 @@ def cmd_check(args: argparse.Namespace) -> int:
     from agent.check import run_check
 
     cfg = _load_config(args.config)
+    if args.config_only:
+        # systemd's ExecStartPre: a room must start (and queue its data) while the
+        # district, a panel or a camera is unreachable, so only the config is judged here
+        print(f"config: OK (school {cfg.site.school}, room {cfg.site.room}); "
+              "devices and broker not probed (--config-only)")
+        return 0
     return asyncio.run(run_check(cfg, timeout_s=args.timeout))
 
 
-def _api_url(args: argparse.Namespace) -> str:
-    if args.url:
-        return args.url.rstrip("/")
+def _api_url(args: argparse.Namespace) -> tuple[str, Any]:
+    """The agent's base URL and, when its web server speaks TLS, the client context that
+    trusts its configured certificate."""
     from agent.config import ConfigError, load, parse_listen
 
     try:
-        host, port = parse_listen(load(args.config).web.listen)
+        web_cfg = load(args.config).web
     except (ConfigError, OSError):
+        web_cfg = None
+    ctx = None
+    if web_cfg is not None and web_cfg.tls_cert_file:
+        from agent.web.tls import client_context
+
+        ctx = client_context(web_cfg)
+    if args.url:
+        return args.url.rstrip("/"), ctx
+    try:
+        host, port = parse_listen(web_cfg.listen) if web_cfg else ("127.0.0.1", 8080)
+    except ValueError:
         host, port = "127.0.0.1", 8080
     if host in ("0.0.0.0", "::", ""):
         host = "127.0.0.1"
-    return f"http://{'[' + host + ']' if ':' in host else host}:{port}"
+    scheme = "https" if ctx is not None else "http"
+    return f"{scheme}://{'[' + host + ']' if ':' in host else host}:{port}", ctx
 
 
-def _http(method: str, url: str, token: str | None, body: dict | None = None) -> tuple[int, dict]:
+def _http(method: str, url: str, token: str | None, body: dict | None = None,
+          context: Any = None) -> tuple[int, dict]:
     import urllib.error
     import urllib.request
 
@@ -94,7 +114,7 @@ def _http(method: str, url: str, token: str | None, body: dict | None = None) ->
     if token:
         req.add_header("Authorization", f"Bearer {token}")
     try:
-        with urllib.request.urlopen(req, timeout=10) as r:
+        with urllib.request.urlopen(req, timeout=10, context=context) as r:
             return r.status, json.loads(r.read() or b"{}")
     except urllib.error.HTTPError as e:
         try:
@@ -106,10 +126,11 @@ def _http(method: str, url: str, token: str | None, body: dict | None = None) ->
 def _client_call(args: argparse.Namespace, method: str, path: str, body: dict | None = None) -> int:
     import urllib.error
 
-    url = _api_url(args) + path
+    base, context = _api_url(args)
+    url = base + path
     token = args.token or os.environ.get("CLASSROOM_AGENT_TOKEN")
     try:
-        code, doc = _http(method, url, token, body)
+        code, doc = _http(method, url, token, body, context)
     except (urllib.error.URLError, OSError) as e:
         print(f"cannot reach the agent at {url}: {getattr(e, 'reason', e)}", file=sys.stderr)
         return 3
@@ -152,6 +173,8 @@ def build_parser() -> argparse.ArgumentParser:
     sp = sub.add_parser("check", help="validate the config and probe the broker and devices")
     with_config(sp)
     sp.add_argument("--timeout", type=float, default=5.0, help="seconds per probe")
+    sp.add_argument("--config-only", action="store_true",
+                    help="only validate the config, probe nothing (offline; systemd uses this)")
     sp.set_defaults(func=cmd_check)
 
     def client(sp: argparse.ArgumentParser) -> None:

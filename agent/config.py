@@ -86,6 +86,8 @@ class WebConfig(Section):
     username: str | None = None
     password_hash: str | None = None  # pbkdf2_sha256$iterations$salt_hex$hash_hex
     max_request_bytes: int = 1024 * 1024
+    tls_cert_file: str | None = None  # PEM certificate (chain): serve https:// and wss://
+    tls_key_file: str | None = None  # PEM private key of that certificate
     # requests from this box to a loopback Host (kiosk panel browser, CLI) need no login
     trust_loopback: bool = True
 
@@ -267,6 +269,7 @@ class RecordingConfig(Section):
     emergency_free_bytes: int = 512 * 1024**2  # below this, recordings awaiting upload go too
     max_age_days: int = 0  # also delete finished recordings older than this (0 = off)
     retention_interval_s: float = 30.0
+    fsync_interval_s: float = 2.0  # the open segment is fsynced this often (power-loss bound)
     max_duration_s: float = 4 * 3600.0  # a forgotten recording stops by itself
     upload: UploadConfig = msgspec.field(default_factory=UploadConfig)
 
@@ -456,6 +459,7 @@ def _check_semantics(cfg: Config) -> list[str]:
 SEMANTIC_CHECKS: list[str] = [
     "agent.lessons.timetable:check_config",
     "agent.web.credentials:listen_problems",  # off-loopback without credentials: refuse
+    "agent.web.tls:check_config",
     "agent.tablets.roster:check_config",
     "agent.recording.config_check:check_config",
     "agent.engagement.config_check:check_config",

@@ -415,6 +415,7 @@ class LessonService(Service):
         self.current = _Live(row, None, mono, 0.0, stored=False)
         self._snapshot_signals(self.current, 0.0)
         log.info("ad-hoc lesson %s opened by a recording", lid)
+        self._panel_hook(self.current, start=True)
         self._publish_state()
 
     async def _close(self, ended_by: str, at: float | None = None) -> None:
@@ -545,6 +546,7 @@ class LessonService(Service):
                 self._snapshot_signals(live, offset)
                 log.info("lesson %s resumed after a restart", row.lesson_id)
                 await self._notify_tablets(live)
+                self._panel_hook(live, start=True, switch_on=False)
             else:
                 if row.autorec == "started":
                     row.autorec = "done"  # the recorder stopped when we did
@@ -607,20 +609,24 @@ class LessonService(Service):
             log.exception("%s failed", command)
         return False
 
-    def _panel_hook(self, live: _Live, start: bool) -> None:
-        """Panel automation (power on at lesson start, off after the day's last one)."""
+    def _panel_hook(self, live: _Live, start: bool, switch_on: bool = True) -> None:
+        """Panel automation (power on at lesson start, off after the day's last one). Every
+        running lesson is announced, ad-hoc and resumed ones too, so ``idle_off_min`` never
+        switches the panel off mid-lesson; only a timetabled start switches it on."""
         svc = self._service("panels", "panel")
-        if svc is None or live.plan is None:
-            return  # ad-hoc lessons begin with the panel already in use
+        if svc is None:
+            return
         try:
             if start:
                 if (fn := getattr(svc, "on_lesson_start", None)) is not None:
-                    fn()
+                    # ad-hoc lessons begin with the panel already in use
+                    fn(switch_on=switch_on and live.plan is not None)
             elif (fn := getattr(svc, "on_lesson_end", None)) is not None:
                 now = self.ctx.clock.now()
+                day = live.plan.date if live.plan else now.astimezone(self.tz).date()
                 rest = [
                     p
-                    for p in (self.timetable.lessons_on(live.plan.date) if self.timetable else [])
+                    for p in (self.timetable.lessons_on(day) if self.timetable else [])
                     if p.start > now
                 ]
                 fn(last=not rest)

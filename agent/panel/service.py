@@ -20,6 +20,7 @@ API for the lessons service (call on the event loop)::
     svc.usage_all(t0, t1) -> {"p1": {...}, "p2": {...}}
     svc.usage_day(date)   -> {"day": "2026-03-02", "on_s": ..., ...}  (room's local day)
     svc.on_lesson_start()                     # power on (+ lesson_input) where configured
+    svc.on_lesson_start(switch_on=False)      # ad-hoc / resumed lesson: no "off" meanwhile
     svc.on_lesson_end(last=True)              # last lesson of the day: off after the grace
 
 ``by_input`` keys are the reported input names (after ``input_names`` renaming), the same
@@ -302,12 +303,14 @@ class PanelService(Service):
 
     # ------------------------------------------------------------- automation
 
-    def on_lesson_start(self) -> None:
-        """A lesson started: switch on (and select the lesson input) where configured."""
+    def on_lesson_start(self, switch_on: bool = True) -> None:
+        """A lesson started: switch on (and select the lesson input) where configured.
+        ``switch_on=False`` only says a lesson runs (no "off" meanwhile): an ad-hoc lesson
+        began with the panel in use, a lesson resumed after a restart was set up before."""
         now = self.ctx.clock.now().timestamp()
         for p in self.panels.values():
             actions = p.policy.lesson_start(now)
-            if actions:
+            if actions and switch_on:
                 self._spawn(self._run_actions(p, actions))
 
     def on_lesson_end(self, last: bool = False) -> None:

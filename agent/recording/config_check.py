@@ -44,6 +44,8 @@ def check_config(cfg: Config) -> list[str]:
         problems.append("recording.min_free_bytes: must be >= 0")
     if rec.max_duration_s < 60:
         problems.append("recording.max_duration_s: must be >= 60")
+    if not 0.1 <= rec.fsync_interval_s <= 60:
+        problems.append("recording.fsync_interval_s: must be 0.1-60")
     problems.extend(_check_upload(rec.upload))
     return problems
 
@@ -91,8 +93,12 @@ def _check_upload(up) -> list[str]:
 def _check_ptz(key: str, ptz) -> list[str]:
     problems = []
     if ptz.protocol.startswith("visca"):
-        if not isinstance(ptz.preset, int) or not 0 <= ptz.preset <= 255:
-            problems.append(f"{key}.preset: VISCA presets are numbers 0-255, got {ptz.preset!r}")
+        from drivers.camera.visca import PRESET_MAX
+
+        # the same range the VISCA frame builder accepts (0xFF ends a frame)
+        if not isinstance(ptz.preset, int) or not 0 <= ptz.preset <= PRESET_MAX:
+            problems.append(f"{key}.preset: VISCA presets are numbers 0-{PRESET_MAX}, "
+                            f"got {ptz.preset!r}")
         if not 1 <= ptz.visca_address <= 7:
             problems.append(f"{key}.visca_address: must be 1-7")
     if ptz.protocol == "visca-udp" or ptz.protocol == "onvif":

@@ -1,10 +1,12 @@
 """Writes one camera's packets into fragmented-MP4 segment files.
 
 Why fragmented MP4 (``frag_keyframe+empty_moov+default_base_moof``): the header is written
-first and every keyframe closes a self-contained fragment that reaches the disk at once, so
-a SIGKILL or power cut loses at most the fragment being written; every file stays
-playable. Segments are cut on keyframes once ``segment_s`` has passed, so each one starts
-with a picture a player can show. Timestamps are rebased to 0 in every segment.
+first and every keyframe closes a self-contained fragment that is flushed to the OS at
+once, so a SIGKILL loses at most the fragment being written; the open segment is fsynced
+every ``recording.fsync_interval_s`` (``OpenSegmentSyncer``), so a power cut loses at most
+that much more; every file stays playable. Segments are cut on keyframes once
+``segment_s`` has passed, so each one starts with a picture a player can show.
+Timestamps are rebased to 0 in every segment.
 
 Two modes, chosen from the source:
 - ``remux`` (H.264/H.265): packets are copied, never decoded - the cheap, lossless path.
@@ -14,7 +16,9 @@ Audio is copied when MP4 can hold it, otherwise encoded to AAC (G.711 from IP ca
 
 from __future__ import annotations
 
+import logging
 import os
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from fractions import Fraction
@@ -24,9 +28,83 @@ import av
 
 from drivers.camera.source import StreamInfo
 
+log = logging.getLogger(__name__)
+
 MOVFLAGS = "frag_keyframe+empty_moov+default_base_moof"
 # audio codecs the MP4 muxer takes as they are
 MP4_AUDIO = frozenset({"aac", "mp3", "opus", "ac3", "eac3", "alac", "flac"})
+
+
+class OpenSegmentSyncer:
+    """Bounds what a power cut takes from the segments being written. Fragments are
+    flushed to the OS as they complete, but only an fsync puts them on the disk: one thread
+    (neither the event loop nor a capture thread, so neither waits for the disk) fsyncs
+    every open segment that grew, every ``interval_s``. It runs while segments are open
+    and ends by itself when none is."""
+
+    def __init__(self, interval_s: float = 2.0) -> None:
+        self.interval_s = interval_s
+        self.fsyncs = 0
+        self.errors = 0
+        self._synced: dict[Path, int] = {}  # open segment -> bytes on disk at its last fsync
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+
+    def add(self, path: Path) -> None:
+        with self._lock:
+            self._synced[path] = 0
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="segment-fsync",
+                                                daemon=True)
+                self._thread.start()
+
+    def remove(self, path: Path) -> None:
+        with self._lock:
+            self._synced.pop(path, None)
+
+    def synced_bytes(self, path: Path) -> int | None:
+        with self._lock:
+            return self._synced.get(path)
+
+    def sync_now(self) -> int:
+        """One round: fsync each open segment that grew; returns how many were."""
+        with self._lock:
+            todo = list(self._synced.items())
+        done = 0
+        for path, synced in todo:
+            try:
+                size = path.stat().st_size
+                if size <= synced:
+                    continue
+                fd = os.open(path, os.O_RDONLY)
+                try:
+                    os.fsync(fd)
+                finally:
+                    os.close(fd)
+            except OSError as e:  # deleted or closed meanwhile, a disk error: try again later
+                self.errors += 1
+                log.debug("fsync of %s failed: %s", path, e)
+                continue
+            done += 1
+            with self._lock:
+                if path in self._synced:
+                    self._synced[path] = size
+        self.fsyncs += done
+        return done
+
+    def _run(self) -> None:
+        stop = threading.Event()
+        while True:
+            stop.wait(self.interval_s)
+            with self._lock:
+                if not self._synced:
+                    self._thread = None
+                    return
+            self.sync_now()
+
+
+# one for the process: every camera's open segment, fsynced on one timer
+SYNCER = OpenSegmentSyncer()
 
 
 @dataclass
@@ -57,6 +135,7 @@ class SegmentWriter:
         on_open: Callable[[SegmentInfo], None] | None = None,
         on_close: Callable[[SegmentInfo], None] | None = None,
         fsync: bool = True,
+        syncer: OpenSegmentSyncer | None = None,
     ) -> None:
         self.dir = directory
         self.dir.mkdir(parents=True, exist_ok=True)
@@ -70,6 +149,7 @@ class SegmentWriter:
         self.on_open = on_open or (lambda s: None)
         self.on_close = on_close or (lambda s: None)
         self.fsync = fsync
+        self.syncer = (syncer or SYNCER) if fsync else None
         self.mode = "remux" if info.remux else "encode"
         self.audio_mode = ""
         if audio is not None:
@@ -225,6 +305,8 @@ class SegmentWriter:
         if self.in_audio is not None:  # the same instant, exactly, in audio ticks
             self._abase = round(Fraction(self._vbase) * tv / self.in_audio.time_base)
         self.seg = SegmentInfo(file=name, index=index, start_pts_s=t)
+        if self.syncer is not None:
+            self.syncer.add(path)
         self.on_open(self.seg)
 
     def _close_segment(self) -> SegmentInfo | None:
@@ -243,6 +325,8 @@ class SegmentWriter:
             self.seg = None
             out.close()
         path = self.dir / seg.file
+        if self.syncer is not None:
+            self.syncer.remove(path)  # fsynced below, once and for all
         if self.fsync:
             fd = os.open(path, os.O_RDONLY)
             try:

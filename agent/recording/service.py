@@ -127,6 +127,8 @@ class RecordingService(Service):
                                       "Recordings ended, by outcome", ["outcome"])
         self.m_deleted = m.counter("classroom_recording_deleted_total",
                                    "Recordings deleted by retention", ["reason"])
+        self.m_delete_failed = m.counter("classroom_recording_delete_failed_total",
+                                         "Recordings whose files could not be deleted")
         self.m_gaps = m.counter("classroom_recording_gaps_total",
                                 "Camera gaps during recordings", ["camera"])
         self.m_segments = m.counter("classroom_recording_segments_total",
@@ -165,6 +167,9 @@ class RecordingService(Service):
     # ------------------------------------------------------------------ lifecycle
 
     async def start(self) -> None:
+        from agent.recording.segments import SYNCER
+
+        SYNCER.interval_s = self.cfg.fsync_interval_s  # one syncer for the process
         await asyncio.to_thread(self.root.mkdir, parents=True, exist_ok=True)
         self.catalog = await asyncio.to_thread(Catalog, self.root / "catalog.sqlite")
         await self._recover()
@@ -746,19 +751,27 @@ class RecordingService(Service):
                      retention.plan(free, keep, emergency, cands)]
         deleted = []
         for row, why in todo:
-            await self._delete(row, why)
-            deleted.append(row["id"])
+            if await self._delete(row, why):
+                deleted.append(row["id"])
         if deleted:
             self._free = await asyncio.to_thread(self._measure_free)
         return deleted
 
-    async def _delete(self, row: dict[str, Any], why: str) -> None:
+    async def _delete(self, row: dict[str, Any], why: str) -> bool:
+        """Delete a recording's files, then mark it deleted; False (files left, counted,
+        the catalog unchanged so a later pass tries again) when the files would not go."""
         assert self.catalog is not None
         directory = self.root / row["path"]
         m = None
         with contextlib.suppress(Exception):
             m = await asyncio.to_thread(mf.read, directory)
-        await asyncio.to_thread(shutil.rmtree, directory, True)
+        left = await asyncio.to_thread(_remove_tree, directory)
+        if left:
+            self.m_delete_failed.inc()
+            log.warning("retention: recording %s not deleted: %d file(s) could not be removed "
+                        "from %s; it stays in the catalog and is tried again", row["id"],
+                        left, directory)
+            return False
         await asyncio.to_thread(self.catalog.update, row["id"], state="deleted", reason=why,
                                 deleted_at=self.ctx.clock.now().astimezone(UTC).isoformat())
         kind = "age" if "older" in why else ("uploaded" if "upload" in why and "before"
@@ -773,6 +786,7 @@ class RecordingService(Service):
                             started=datetime.fromisoformat(row["started"]),
                             duration_s=row["duration_s"], bytes=row["bytes"] or 0)
         await self._publish_recording(None, "deleted", reason=why, m=m)
+        return True
 
     # ------------------------------------------------------------------ upload
 
@@ -966,3 +980,11 @@ def _settle_from_disk(m: mf.Manifest, directory: Path) -> None:
     m.ended = last
     m.duration_s = round((last - m.started).total_seconds(), 3)
     m.bytes = sum(s.bytes for c in m.cameras for s in c.segments)
+
+
+def _remove_tree(directory: Path) -> int:
+    """Remove as much of ``directory`` as possible; the number of entries left (0 = gone)."""
+    shutil.rmtree(directory, ignore_errors=True)
+    if not directory.exists():
+        return 0
+    return sum(1 for _ in directory.rglob("*")) or 1

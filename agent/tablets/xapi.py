@@ -15,7 +15,8 @@ Actors are account-based, never named: ``{"account": {"homePage": <xapi.home_pag
 id, or lesson + student), so a retried POST cannot create a second statement.
 
 Delivery is best effort next to MQTT (the durable path): statements wait in a bounded
-memory queue (``queue_max``; the oldest are dropped and counted beyond it) and are POSTed
+memory queue (``queue_max``; the oldest waiting are dropped and counted beyond it, never
+a batch on its way, so what is counted sent is what the LRS stored) and are POSTed
 in batches to ``{endpoint}/statements`` with exponential backoff up to ``retry_max_s``.
 A 4xx answer other than 408/429 drops the batch (counted) instead of retrying forever.
 """
@@ -123,7 +124,10 @@ class XapiSender:
         self.ctx = ctx
         self.cfg = cfg
         self.url = (cfg.endpoint or "").rstrip("/") + "/statements"
-        self.queue: deque[dict[str, Any]] = deque()
+        self.queue: deque[dict[str, Any]] = deque()  # waiting, oldest first
+        # the batch being POSTed: out of the queue, so an overflow meanwhile drops a waiting
+        # statement and never one already on its way (that was then counted sent twice over)
+        self.inflight: list[dict[str, Any]] = []
         self.sent = 0
         self.dropped = 0
         self.failures = 0
@@ -136,8 +140,9 @@ class XapiSender:
                                  "xAPI statements dropped (queue full or refused)", ["reason"])
 
     def status(self) -> dict[str, Any]:
-        return {"queued": len(self.queue), "sent": self.sent, "dropped": self.dropped,
-                "failures": self.failures, "last_error": self.last_error}
+        return {"queued": len(self.queue) + len(self.inflight), "sent": self.sent,
+                "dropped": self.dropped, "failures": self.failures,
+                "last_error": self.last_error}
 
     def offer(self, event: ev.Event) -> None:
         for st in render(event, self.cfg.home_page, self.cfg.activity_base):
@@ -179,17 +184,19 @@ class XapiSender:
             if not self.queue:
                 self._wake.clear()
                 await self._wake.wait()
-            batch = [self.queue[i] for i in range(min(self.cfg.batch_max, len(self.queue)))]
-            outcome = await self._post(batch)
+            n = min(self.cfg.batch_max, len(self.queue))
+            self.inflight = batch = [self.queue.popleft() for _ in range(n)]
+            try:
+                outcome = await self._post(batch)
+            finally:
+                self.inflight = []
             if outcome == "retry":
+                self._requeue(batch)
                 self.failures += 1
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, self.cfg.retry_max_s)
                 continue
             delay = 1.0
-            for _ in batch:
-                if self.queue:
-                    self.queue.popleft()
             if outcome == "ok":
                 self.sent += len(batch)
                 self._m_sent.inc(len(batch))
@@ -211,6 +218,15 @@ class XapiSender:
         except Exception as e:  # network, timeout: retry later
             self.last_error = f"{type(e).__name__}: {e}"[:200]
             return "retry"
+
+    def _requeue(self, batch: list[dict[str, Any]]) -> None:
+        """A batch to retry goes back in front; beyond ``queue_max`` the oldest go."""
+        self.queue.extendleft(reversed(batch))
+        over = len(self.queue) - self.cfg.queue_max
+        for _ in range(max(0, over)):
+            self.queue.popleft()
+        if over > 0:
+            self._drop("queue_full", over)
 
     def _drop(self, reason: str, n: int) -> None:
         self.dropped += n

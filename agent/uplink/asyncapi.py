@@ -64,6 +64,9 @@ def messages() -> list[tuple[str, str, str, bool, int, type[msgspec.Struct]]]:
     return out
 
 
+_KEYS = {route.type: route.describe_key() for route in topics.ROUTES.values()}
+
+
 def build() -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
     msgs = messages()
     structs = [m[5] for m in msgs]
@@ -98,7 +101,8 @@ def build() -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
             "name": type_name,
             "contentType": "application/json",
             "payload": ref,
-            **({"description": ENVELOPE_DOC} if type_name != "cmd_request" else {
+            **({"description": " ".join(filter(None, [ENVELOPE_DOC, _KEYS.get(type_name)]))}
+               if type_name != "cmd_request" else {
                 "description": "A command request. Empty payload = no args. MQTT 5 "
                                "ResponseTopic / CorrelationData are honoured."}),
         }

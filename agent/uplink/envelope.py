@@ -7,6 +7,7 @@ at-least-once). ``seq`` counts per topic so a consumer can see gaps.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import threading
 import time
@@ -51,6 +52,18 @@ def uuid7() -> str:
         _last_ms = ms
         counter = _counter
     rand = int.from_bytes(os.urandom(8)) & ((1 << 62) - 1)
+    value = (ms << 80) | (0x7 << 76) | (counter << 64) | (0b10 << 62) | rand
+    return str(uuid.UUID(int=value))
+
+
+def uuid7_for(ts: datetime, key: str) -> str:
+    """A UUIDv7 fixed by a record's identity: the event time's ms and 74 bits of SHA-256 of
+    ``key``. The same record sent again (after a crash between storing it and its PUBACK)
+    gets the same id, so consumers that dedupe on ``id`` count it once; a different key
+    (another lesson, a higher revision) gets a different id."""
+    ms = int(ts.timestamp() * 1000) & ((1 << 48) - 1)
+    h = int.from_bytes(hashlib.sha256(key.encode()).digest()[:10])
+    counter, rand = h >> 68, h & ((1 << 62) - 1)
     value = (ms << 80) | (0x7 << 76) | (counter << 64) | (0b10 << 62) | rand
     return str(uuid.UUID(int=value))
 

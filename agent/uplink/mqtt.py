@@ -26,6 +26,7 @@ from paho.mqtt.properties import Properties
 
 from agent.config import MqttConfig, read_secret
 from agent.uplink import topics
+from agent.uplink.commands import LogThrottle
 from agent.uplink.outbox import Outbox
 
 log = logging.getLogger(__name__)
@@ -34,9 +35,15 @@ _client_log = logging.getLogger("agent.uplink.mqtt.client")
 _client_log.setLevel(logging.ERROR)
 
 MAX_CONCURRENT_COMMANDS = 16  # beyond this a command flood is dropped (and counted)
+# refusals (requests that do not parse) are answered from a pool of their own, so a flood
+# of garbage never takes the slots of valid commands; beyond it they go unanswered (counted)
+MAX_CONCURRENT_REFUSALS = 4
 
 # Called for each command message: (sub_topic, payload, response_topic, correlation_data)
 CommandCallback = Callable[[str, bytes, str | None, bytes | None], Awaitable[None]]
+# Called first, synchronously: "run" (may take a command slot), "refuse" (answered from the
+# refusal pool) or "ignore" (not a command, e.g. a reply topic)
+ScreenCallback = Callable[[str, bytes], str]
 
 
 @dataclass
@@ -49,6 +56,7 @@ class LinkStatus:
     last_error_at: float | None = None
     connected_since: float | None = None
     commands_dropped: int = 0
+    refusals_unanswered: int = 0
     extra: dict[str, object] = field(default_factory=dict)
 
 
@@ -107,6 +115,7 @@ class MqttLink:
         outbox: Outbox,
         birth: Callable[[], tuple[bytes, bytes]],
         on_command: CommandCallback,
+        screen: ScreenCallback | None = None,
     ) -> None:
         self.cfg = cfg
         self.root = root
@@ -114,6 +123,7 @@ class MqttLink:
         self.outbox = outbox
         self._birth = birth  # -> (online payload, offline payload): fresh ids each connect
         self._on_command = on_command
+        self._screen = screen
         self.status = LinkStatus()
         u = urlsplit(cfg.url or "")
         self.tls = u.scheme in ("mqtts", "ssl")
@@ -127,6 +137,8 @@ class MqttLink:
         self._client: aiomqtt.Client | None = None
         self._rebirth = asyncio.Event()
         self._cmd_tasks: set[asyncio.Task[None]] = set()
+        self._refusal_tasks: set[asyncio.Task[None]] = set()
+        self._throttle = LogThrottle(log)
         self._reply_seq: dict[str, int] = {}
 
     @property
@@ -308,10 +320,17 @@ class MqttLink:
             payload = message.payload if isinstance(message.payload, bytes) else (
                 str(message.payload or "").encode()
             )
-            if len(self._cmd_tasks) >= MAX_CONCURRENT_COMMANDS:
-                log.warning("command on %s dropped: %d already running", topic,
-                            len(self._cmd_tasks))
+            verdict = self._screen(topic[len(prefix):], payload) if self._screen else "run"
+            if verdict == "ignore":
+                continue
+            tasks = self._cmd_tasks if verdict == "run" else self._refusal_tasks
+            if verdict == "run" and len(tasks) >= MAX_CONCURRENT_COMMANDS:
+                self._throttle.warning("dropped", "command on %s dropped: %d already running",
+                                       topic, len(tasks))
                 self.status.commands_dropped += 1
+                continue
+            if verdict != "run" and len(tasks) >= MAX_CONCURRENT_REFUSALS:
+                self.status.refusals_unanswered += 1  # refused and counted by the screen
                 continue
             if response is not None and not self._response_topic_ok(response):
                 log.warning("command on %s: response topic %r refused", topic, response)
@@ -320,8 +339,8 @@ class MqttLink:
             task = asyncio.create_task(
                 self._on_command(topic[len(prefix):], payload, response, corr)
             )
-            self._cmd_tasks.add(task)
-            task.add_done_callback(self._cmd_tasks.discard)
+            tasks.add(task)
+            task.add_done_callback(tasks.discard)
 
     def _response_topic_ok(self, topic: str) -> bool:
         # an MQTT 5 response topic may not be a wildcard, nor one of this room's own data

@@ -68,6 +68,7 @@ class Item:
     data: Any
     priority: int
     retained: bool = False
+    msg_id: str | None = None  # the record's own envelope id (see topics.Route.key); else new
 
 
 class Outbox:
@@ -165,7 +166,7 @@ class Outbox:
 
     def envelope(self, item: Item, seq: int) -> Envelope:
         return Envelope(
-            v=SCHEMA_VERSION, id=uuid7(), seq=seq, ts=item.ts, school=self.school,
+            v=SCHEMA_VERSION, id=item.msg_id or uuid7(), seq=seq, ts=item.ts, school=self.school,
             room=self.room, type=item.type, data=item.data,
         )
 

@@ -19,7 +19,7 @@ from agent.config import ConfigError, load
 from agent.runtime.service import AgentContext, Service
 from agent.uplink import commands as mqtt_commands
 from agent.uplink import topics
-from agent.uplink.envelope import SCHEMA_VERSION, Envelope, encode, uuid7
+from agent.uplink.envelope import SCHEMA_VERSION, Envelope, encode, uuid7, uuid7_for
 from agent.uplink.mqtt import MqttLink, client_id
 from agent.uplink.outbox import Item, Outbox, to_data
 
@@ -47,7 +47,7 @@ class UplinkService(Service):
         if cfg.mqtt.url:
             self.link = MqttLink(
                 cfg.mqtt, self.root, client_id(cfg.mqtt, cfg.site.school, cfg.site.room),
-                self.outbox, self._birth, self._on_command,
+                self.outbox, self._birth, self._on_command, self._screen,
             )
         m = ctx.metrics
         self._bad_cmds = m.counter(
@@ -55,6 +55,7 @@ class UplinkService(Service):
             ["reason"],
         )
         self._unrouted = 0
+        self._refusal_log = mqtt_commands.LogThrottle(log)
 
     @classmethod
     def create(cls, ctx: AgentContext) -> UplinkService:
@@ -89,8 +90,14 @@ class UplinkService(Service):
         if route is None:
             self._unrouted += 1  # internal-only events never leave the box
             return
-        await self.outbox.put(Item(route.topic_for(event), route.type, event.ts, to_data(event),
-                                   route.priority, route.retained))
+        data = to_data(event)
+        key = route.idempotency_key(data)
+        site = self.ctx.config.site
+        # a record's id comes from its identity, so re-sending it (a crash after it was
+        # queued but before it was marked sent) repeats the id instead of minting a new one
+        msg_id = uuid7_for(event.ts, f"{site.school}/{site.room}/{key}") if key else None
+        await self.outbox.put(Item(route.topic_for(event), route.type, event.ts, data,
+                                   route.priority, route.retained, msg_id))
 
     # ------------------------------------------------------------------ birth and commands
 
@@ -107,6 +114,22 @@ class UplinkService(Service):
     def _birth(self) -> tuple[bytes, bytes]:
         return self._status_payload("online"), self._status_payload("offline")
 
+    def _screen(self, sub_topic: str, payload: bytes) -> str:
+        """Before a command takes a slot (see MqttLink): refusals are counted here, every
+        one, and logged at most every few seconds."""
+        name = topics.command_name(sub_topic)
+        if name is None:
+            return "ignore"
+        refusal = mqtt_commands.screen(self.ctx.commands, name, payload,
+                                       self.ctx.config.mqtt.max_command_bytes)
+        if refusal is None:
+            return "run"
+        # counted here, answered or not (an unknown one that gets its reply is also counted
+        # by the registry's dispatch, in classroom_commands_total)
+        self._bad_cmds.labels(refusal).inc()
+        self._refusal_log.warning("refused", "command %s refused: %s", name, refusal)
+        return "refuse"
+
     async def _on_command(
         self, sub_topic: str, payload: bytes, response_topic: str | None, corr: bytes | None
     ) -> None:
@@ -114,17 +137,13 @@ class UplinkService(Service):
         if name is None or self.link is None:
             return
         try:
-            reply, outcome = await mqtt_commands.handle(
+            reply, _ = await mqtt_commands.handle(
                 self.ctx.commands, name, payload, self.ctx.config.mqtt.max_command_bytes
             )
         except Exception as e:  # handle() refuses bad input itself; this is a bug guard
             log.exception("command %s failed", name)
             reply = mqtt_commands.CommandReply(id=None, command=name, ok=False, error={
                 "code": "internal_error", "message": f"{type(e).__name__}"})
-            outcome = "internal_error"
-        if outcome in ("too_large", "bad_json", "bad_request"):
-            self._bad_cmds.labels(outcome).inc()
-            log.warning("command %s refused: %s", name, reply.error)
         topic = topics.reply_topic(name)
         body = self._envelope(topic, "cmd_reply", msgspec.to_builtins(reply),
                               self.link.next_reply_seq(topic))
@@ -178,6 +197,7 @@ class UplinkService(Service):
             "protocol": link.protocol if link else None,
             "connects": link.connects if link else 0,
             "commands_dropped": link.commands_dropped if link else 0,
+            "commands_unanswered": link.refusals_unanswered if link else 0,
             "last_error": link.last_error if link else "",
             "topic_root": self.root,
             "outbox_depth": ob.depth,

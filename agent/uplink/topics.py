@@ -25,6 +25,25 @@ class Route:
     topic: str  # sub-topic template under the room root; {field} takes the event's field
     priority: int
     retained: bool = False  # latest value kept by the broker; re-sent after reconnect
+    # Records (one per lesson, per day) are identified by these ``data`` fields (with school
+    # and room) plus ``revision``: the envelope id is derived from them, so a record sent
+    # again after a crash keeps its id; everything else is identified by its id alone.
+    key: tuple[str, ...] = ()
+
+    def idempotency_key(self, data: dict) -> str | None:
+        """The record's identity (``revision`` counts as 0 where a type has none yet)."""
+        if not self.key:
+            return None
+        parts = [self.type, *(str(data.get(k, "")) for k in self.key),
+                 str(data.get("revision", 0))]
+        return "/".join(parts)
+
+    def describe_key(self) -> str:
+        if not self.key:
+            return "Idempotency key: `id`."
+        return (f"Idempotency key: (school, room, {', '.join(self.key)}); count one record "
+                "per key, the highest `revision` wins. A record sent again has the same key "
+                "and revision; a revision is a new message (new `id`) that replaces it.")
 
     def topic_for(self, event: ev.Event) -> str:
         return self.topic.format_map(_Fields(event)) if "{" in self.topic else self.topic
@@ -54,8 +73,8 @@ ROUTES: dict[type[ev.Event], Route] = {
     ev.AttendanceEvent: Route("attendance", "events/attendance", RECORDS),
     ev.InteractionEvent: Route("interaction", "events/interaction", EVENTS),
     ev.EngagementWindow: Route("engagement_window", "engagement", TELEMETRY),
-    ev.LessonSummary: Route("lesson_summary", "lessons", RECORDS),
-    ev.UsageDaily: Route("usage_daily", "usage", RECORDS),
+    ev.LessonSummary: Route("lesson_summary", "lessons", RECORDS, key=("lesson_id",)),
+    ev.UsageDaily: Route("usage_daily", "usage", RECORDS, key=("date",)),
 }
 
 

@@ -56,12 +56,17 @@ class WebService(Service):
         host, port = parse_listen(self.ctx.config.web.listen)
         self._runner = web.AppRunner(build_app(self.ctx), access_log=None, shutdown_timeout=2.0)
         await self._runner.setup()
-        site = web.TCPSite(self._runner, host, port)
+        from agent.web.tls import server_context
+
+        # checked when the config loaded; read again here, the files may have been renewed
+        tls = server_context(self.ctx.config.web)
+        site = web.TCPSite(self._runner, host, port, ssl_context=tls)
         await site.start()
         sock = site._server.sockets[0] if site._server and site._server.sockets else None
         bound = sock.getsockname()[1] if sock else port
         shown = "127.0.0.1" if host in ("0.0.0.0", "") else host
-        self.url = f"http://{'[' + shown + ']' if ':' in shown else shown}:{bound}/"
+        scheme = "https" if tls else "http"
+        self.url = f"{scheme}://{'[' + shown + ']' if ':' in shown else shown}:{bound}/"
         log.info("web listening on %s", self.url)
 
     async def stop(self) -> None:

@@ -42,7 +42,7 @@ async def recall_preset(t: PtzTarget) -> None:
         try:
             async with client:
                 await client.recall_preset(t.preset)
-        except (ViscaError, OSError) as e:
+        except (ViscaError, OSError, ValueError) as e:  # ValueError: preset/address range
             raise PtzError(f"VISCA: {e}") from None
         return
     if t.protocol == "onvif":

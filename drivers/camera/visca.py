@@ -57,9 +57,12 @@ def power_inquiry(address: int) -> bytes:
     return command(address, bytes([0x09, 0x04, 0x00]))
 
 
+PRESET_MAX = 0xFE  # the preset is one byte of the frame, and 0xFF ends a frame
+
+
 def _check_preset(preset: int) -> None:
-    if not 0 <= preset <= 0xFE:
-        raise ValueError(f"VISCA preset must be 0-254, got {preset}")
+    if not 0 <= preset <= PRESET_MAX:
+        raise ValueError(f"VISCA preset must be 0-{PRESET_MAX}, got {preset}")
 
 
 @dataclass(frozen=True)

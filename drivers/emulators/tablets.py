@@ -10,6 +10,8 @@ now and then, and drop off the network and reconnect.
 
     classroom-agent simulate tablets --url ws://127.0.0.1:8080/ws/tablet --count 40 \\
         --join-code 1234 [--roster roster.csv] [--duration 60]
+    classroom-agent simulate tablets --url wss://room101.lan:8443/ws/tablet \\
+        --ca-file web.crt ...                  # an agent with built-in TLS
 
 In-process (the demo): ``await run_bots(url, count=40, join_code="1234", students=[...])``
 or ``start_bots(...)`` for a background task.
@@ -22,6 +24,7 @@ import asyncio
 import contextlib
 import logging
 import random
+import ssl
 import uuid
 from collections import OrderedDict
 from collections.abc import Callable
@@ -56,8 +59,10 @@ class TabletClient:
         token: str | None = None,
         http: aiohttp.ClientSession | None = None,
         app_version: str = "emulator/1",
+        ssl_context: ssl.SSLContext | None = None,
     ) -> None:
         self.url = url
+        self.ssl = ssl_context  # wss://: whom to trust (None: the system's CAs)
         self.device_id = device_id
         self.student_id = student_id
         self.join_code = join_code
@@ -95,7 +100,7 @@ class TabletClient:
         if self._http is None:
             self._http = aiohttp.ClientSession()
         self.ws = await self._http.ws_connect(self.url, heartbeat=None, autoping=True,
-                                              max_msg_size=0)
+                                              max_msg_size=0, ssl=self.ssl or True)
         self.close_code = None
         await self.ws.send_str(p.encode(p.Hello(
             id=self.new_id(), protocol=p.PROTOCOL_VERSION, device_id=self.device_id,
@@ -431,6 +436,7 @@ async def run_bots(
     drop_every_s: float = 240.0,
     stop: asyncio.Event | None = None,
     stats: BotStats | None = None,
+    ssl_context: ssl.SSLContext | None = None,
 ) -> BotStats:
     """Run ``count`` bots against ``url`` until ``stop`` is set or ``duration_s`` passes
     (0 = until cancelled / stopped). ``students``: roster sourcedIds (default stu-001...)."""
@@ -444,7 +450,8 @@ async def run_bots(
         for i in order:
             dev = f"tab-{i + 1:03d}"
             client = TabletClient(url, dev, ids[i % len(ids)], join_code=join_code,
-                                  token=(tokens or {}).get(dev), http=http)
+                                  token=(tokens or {}).get(dev), http=http,
+                                  ssl_context=ssl_context)
             plan = plan_for(i, count, rng, late, absent, late_delay_s)
             plan.drop_every_s = drop_every_s
             bots.append(Bot(client, plan, random.Random(rng.random()), stats, speed))
@@ -497,12 +504,19 @@ def _cmd(args: argparse.Namespace) -> int:
 
         tokens = load_tokens(args.tokens)
 
+    ssl_context = None
+    if args.ca_file or args.insecure:
+        ssl_context = ssl.create_default_context(cafile=args.ca_file)
+        if args.insecure:  # a lab's self-signed certificate, name and chain unchecked
+            ssl_context.check_hostname = False
+            ssl_context.verify_mode = ssl.CERT_NONE
+
     async def main() -> BotStats:
         return await run_bots(
             args.url, count=args.count, join_code=args.join_code,
             students=_students_from(args.roster), tokens=tokens, duration_s=args.duration,
             seed=args.seed, late=args.late, absent=args.absent, late_delay_s=args.late_delay,
-            speed=args.speed, drop_every_s=args.drop_every)
+            speed=args.speed, drop_every_s=args.drop_every, ssl_context=ssl_context)
 
     try:
         stats = asyncio.run(main())
@@ -531,4 +545,7 @@ def add_simulator(subparsers: Any) -> None:
     sp.add_argument("--speed", type=float, default=1.0, help="behaviour time speed-up")
     sp.add_argument("--drop-every", type=float, default=240.0,
                     help="mean seconds between network drops per bot")
+    sp.add_argument("--ca-file", help="wss://: trust this CA / self-signed certificate (PEM)")
+    sp.add_argument("--insecure", action="store_true",
+                    help="wss://: do not verify the agent's certificate (lab use only)")
     sp.set_defaults(func=_cmd)

@@ -119,3 +119,27 @@ async def test_ptz_preset_recalled_at_start(make_config, run_agent, tmp_path) ->
             await wait_for(lambda: emu.model.position == 6, 10, "preset 6 recalled")
             await wait_for(lambda: svc.session.m.cameras[0].segments, 20, "a segment")
             await svc.stop_recording()
+
+
+async def test_open_segment_is_fsynced_while_it_is_written(make_config, run_agent,
+                                                           tmp_path) -> None:
+    """A long segment still open: its bytes reach the disk every fsync_interval_s, not only
+    when it closes (the power-loss bound stated in docs/recording.md)."""
+    from pathlib import Path
+
+    from agent.recording.segments import SYNCER
+
+    clip = ensure_demo_clip(tmp_path / "clips")
+    cfg = make_config(cameras=[{"id": "cam", "url": str(clip), "loop": True}],
+                      recording={"segment_s": 3600.0, "fsync_interval_s": 0.2})
+    async with run_agent(cfg) as agent:
+        svc = agent.ctx.services["recording"]
+        assert SYNCER.interval_s == 0.2
+        rec = await svc.start_recording(title="fsync", trigger="test")
+        await wait_for(lambda: svc.session.m.cameras[0].segments, 20, "a segment")
+        seg = svc.session.m.cameras[0].segments[0]
+        path = Path(rec["dir"]) / "cam" / seg.file
+        await wait_for(lambda: (SYNCER.synced_bytes(path) or 0) > 0, 20, "an fsync while open")
+        assert not svc.session.m.cameras[0].segments[0].closed
+        await svc.stop_recording()
+        assert SYNCER.synced_bytes(path) is None  # closed: fsynced once more and let go

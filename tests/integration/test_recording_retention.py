@@ -58,3 +58,56 @@ async def test_low_disk_deletes_oldest_finished_never_current(make_config, run_a
                                                 a["recording_id"]]
     assert all(e.reason for e in deleted) and "before upload" in deleted[-1].reason
     assert 'classroom_recording_deleted_total{reason="disk"} 3.0' in metrics
+
+
+def _pin(path, on: bool) -> bool:
+    """Make ``path`` undeletable (root: the immutable attribute; others: a read-only
+    directory) or deletable again. False where the file system cannot."""
+    import os
+    import subprocess
+
+    if os.geteuid() == 0:
+        r = subprocess.run(["chattr", "+i" if on else "-i", str(path)], capture_output=True)
+        return r.returncode == 0
+    os.chmod(path.parent, 0o555 if on else 0o755)
+    return True
+
+
+async def test_files_that_will_not_go_are_not_marked_deleted(make_config, run_agent,
+                                                             tmp_path) -> None:
+    from pathlib import Path
+
+    import pytest
+
+    clip = ensure_demo_clip(tmp_path / "clips")
+    cfg = make_config(cameras=[{"id": "cam", "url": str(clip), "loop": True}],
+                      recording={"segment_s": 1.0, "min_free_bytes": GB,
+                                 "emergency_free_bytes": 0, "retention_interval_s": 3600.0})
+    events: list[RecordingEvent] = []
+    async with run_agent(cfg) as agent:
+        agent.ctx.bus.add_listener(lambda e: isinstance(e, RecordingEvent) and events.append(e))
+        svc = agent.ctx.services["recording"]
+        free = {"v": GB * 10}
+        svc.free_space = lambda path: free["v"]
+        a = await _record(svc, "A")
+        segment = next(p for p in Path(a["dir"]).rglob("*") if p.is_file()
+                       and p.name != "recording.json")
+        if not _pin(segment, True):
+            pytest.skip("cannot make a file undeletable on this file system")
+        try:
+            free["v"] = GB - 1
+            assert await svc.enforce_retention() == []  # the files would not go
+            row = svc.catalog.get(a["recording_id"])
+            assert row["state"] != "deleted"
+            assert segment.exists()
+            metrics = agent.ctx.metrics.render().decode()
+            assert "classroom_recording_delete_failed_total 1.0" in metrics
+            assert not [e for e in events if e.action == "deleted"]
+        finally:
+            _pin(segment, False)
+        # deletable again: the next pass deletes it and says so (the service's own
+        # retention loop may be the one that gets there first)
+        await svc.enforce_retention()
+        assert svc.catalog.get(a["recording_id"])["state"] == "deleted"
+        assert not Path(a["dir"]).exists()
+        assert [e.recording_id for e in events if e.action == "deleted"] == [a["recording_id"]]

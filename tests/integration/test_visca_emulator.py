@@ -69,3 +69,35 @@ async def test_serial_missing_port_is_a_clear_error() -> None:
     with pytest.raises(ViscaError, match="cannot open"):
         await cam.recall_preset(1)
     await asyncio.sleep(0)
+
+
+def test_preset_range_checked_where_the_frame_builder_checks_it(tmp_path) -> None:
+    """255 passed the config check but the frame builder refuses it (0xFF ends a frame):
+    now the config refuses it with one line, and a preset out of range at run time is a
+    PtzError (logged and counted by the recorder), never an uncaught ValueError."""
+    from agent.config import ConfigError, from_dict
+
+    def cfg(preset: object) -> object:
+        return from_dict({"storage": {"data_dir": str(tmp_path)}, "cameras": [{
+            "id": "t", "url": "rtsp://127.0.0.1:1/x",
+            "ptz": {"protocol": "visca-udp", "address": "127.0.0.1", "preset": preset}}]})
+
+    assert cfg(254).cameras[0].ptz.preset == 254
+    for bad in (255, -1, 1000):
+        with pytest.raises(ConfigError) as e:
+            cfg(bad)
+        assert e.value.problems == [
+            f"cameras[0].ptz.preset: VISCA presets are numbers 0-254, got {bad}"]
+
+
+async def test_out_of_range_preset_at_run_time_is_a_ptz_error() -> None:
+    from drivers.camera.ptz import PtzError, PtzTarget, recall_preset
+
+    async with UdpViscaEmulator() as emu:
+        ok = PtzTarget(protocol="visca-udp", address=f"127.0.0.1:{emu.port}", preset=254,
+                       timeout_s=2.0)
+        await recall_preset(ok)
+        with pytest.raises(PtzError, match="0-254"):
+            await recall_preset(PtzTarget(protocol="visca-udp",
+                                          address=f"127.0.0.1:{emu.port}", preset=255,
+                                          timeout_s=2.0))

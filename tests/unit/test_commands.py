@@ -81,3 +81,37 @@ async def test_deep_nesting_is_bad_json_not_a_crash() -> None:
     payload = b'{"args": ' + b'{"a":' * 3000 + b"1" + b"}" * 3000 + b"}"
     reply, outcome = await handle(registry(), "echo", payload, 100_000)
     assert not reply.ok and outcome in ("bad_json", "bad_args", "bad_request")
+
+
+def test_screen_refuses_what_does_not_parse_before_dispatch() -> None:
+    from agent.uplink.commands import screen
+
+    reg = registry()
+    assert screen(reg, "echo", b'{"args": {"text": "a"}}', 1000) is None
+    assert screen(reg, "ping", b"", 1000) is None
+    assert screen(reg, "echo", b'{"args": {"text": 1}}', 1000) is None  # bad_args: dispatch's
+    assert screen(reg, "echo", b"{x", 1000) == "bad_json"
+    assert screen(reg, "echo", b"[1]", 1000) == "bad_request"
+    assert screen(reg, "echo", b"x" * 1001, 1000) == "too_large"
+    assert screen(reg, "nope", b"{}", 1000) == "unknown_command"
+
+
+def test_log_throttle_holds_back_and_tells_how_many() -> None:
+    import logging
+
+    from agent.uplink.commands import LogThrottle
+
+    now = {"t": 0.0}
+    lines: list[str] = []
+
+    class Catch(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            lines.append(record.getMessage())
+
+    logger = logging.getLogger("test.throttle")
+    logger.addHandler(Catch())
+    th = LogThrottle(logger, interval_s=10, clock=lambda: now["t"])
+    assert [th.warning("k", "bad %d", i) for i in range(300)].count(True) == 1
+    now["t"] = 11.0
+    assert th.warning("k", "bad %d", 300)
+    assert lines == ["bad 0", "bad 300 (and 299 more like it in the last 11 s)"]

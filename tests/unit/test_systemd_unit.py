@@ -20,3 +20,12 @@ def test_unit_is_notify_watchdog_hardened() -> None:
     assert set(s["SupplementaryGroups"].split()) == {"dialout", "video"}
     assert "75" in s["RestartForceExitStatus"]
     assert " run -c " in s["ExecStart"]
+
+
+def test_pre_start_only_validates_the_config() -> None:
+    """A room must start while the broker, a panel or a camera is unreachable: the pre-start
+    step may not probe them (tests/integration/test_systemd_offline.py runs it)."""
+    pre = [line.split("=", 1)[1] for line in UNIT.read_text().splitlines()
+           if line.startswith("ExecStartPre=")]
+    assert pre and all(" check " in p and "--config-only" in p for p in pre if " check" in p)
+    assert not [p for p in pre if " check " in p and "--timeout" in p]
