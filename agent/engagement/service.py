@@ -364,8 +364,9 @@ class EngagementService(Service):
             "frames": self.analysed,
             "dropped": self._queue.dropped,
             "errors": self.errors,
-            "people": r.people if r else None,
-            "faces": r.faces if r else None,
+            # the head count: people (faces + bodies + places seen recently); the key keeps
+            # its name for the status page and /api/status consumers
+            "faces": r.people if r else None,
             "head_up_rate": round(r.head_up_rate, 3) if r and r.head_up_rate is not None
             else None,
             "hands_raised": self._held_hands,
