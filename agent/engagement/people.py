@@ -140,12 +140,15 @@ class SeatMap:
                     if seat is None and body < 0:
                         phantoms += 1
                         continue
-                    people.append(Person(x, y, s, False, "bowed"))
+                    # a face FaceMesh can read (a doubtful but real one) keeps its pose;
+                    # one it cannot read is a bowed head
+                    up = bool(ups[i])
+                    people.append(Person(x, y, s, up, "bowed" if not up else "face"))
                     if seat is not None:
                         # the place stays where the upright face was: a bowed head drifts
-                        seat.seen, seat.up, seat.checked = now, False, now
+                        seat.seen, seat.up, seat.checked = now, up, now
                     else:
-                        self.seats.append(Seat(x, y, s, now, False, now))
+                        self.seats.append(Seat(x, y, s, now, up, now))
                         seen_seats.add(len(self.seats) - 1)
                 case Check.UNCHECKED:
                     if seat is None and body < 0:

@@ -130,12 +130,11 @@ class Analyzer:
                                                      found.landmarks[idx]), strict=True):
                 p.pitch += s.pitch_offset_deg
                 poses[i] = p
-                if not s.verify_faces or p.confidence >= s.min_face_presence:
-                    checks[i] = Check.VERIFIED
-                    ups[i] = is_head_up(p, s.pitch_down_deg, s.max_yaw_deg)
-                else:
-                    checks[i] = Check.REJECTED
-                    ups[i] = False
+                # up/down is read from the pose whenever FaceMesh sees a face at all
+                # (presence >= 0.5); a new person needs the stricter min_face_presence
+                ups[i] = is_head_up(p, s.pitch_down_deg, s.max_yaw_deg)
+                verified = not s.verify_faces or p.confidence >= s.min_face_presence
+                checks[i] = Check.VERIFIED if verified else Check.REJECTED
         elif n:
             checks = [Check.VERIFIED] * n  # no second opinion configured
         hands_up = held = None
