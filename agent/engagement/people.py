@@ -81,6 +81,13 @@ def _near(x: float, y: float, size: float, sx: float, sy: float, ssize: float) -
     return float(np.hypot(dx, dy))
 
 
+def _close(x: float, y: float, size: float, p: Person) -> bool:
+    """Whether a place or head at (x, y) is the same person as ``p``: nearer than about
+    one head (neighbours in a row sit further apart)."""
+    s = max(size, p.size, 1.0)
+    return float(np.hypot(x - p.x, y - p.y)) < 0.9 * s
+
+
 @dataclass
 class SeatMap:
     memory_s: float = 120.0
@@ -166,21 +173,29 @@ class SeatMap:
             for k, (hx, hy, hs) in enumerate(heads):
                 if head_used[k]:
                     continue
+                if any(_close(float(hx), float(hy), float(hs), p) for p in people):
+                    continue  # somebody already counted there (a head estimate is rough)
                 j = next((n for n, st in enumerate(self.seats) if n not in seen_seats and
                           _near(float(hx), float(hy), float(hs), st.x, st.y, st.size)
                           < float("inf")), -1)
+                people.append(Person(float(hx), float(hy), float(hs), False, "body"))
                 if j >= 0:
                     self.seats[j].seen = now
                     seen_seats.add(j)
-                    people.append(Person(float(hx), float(hy), float(hs), False, "body"))
-                    continue
-                people.append(Person(float(hx), float(hy), float(hs), False, "body"))
-                self.seats.append(Seat(float(hx), float(hy), float(hs), now, False, 0.0))
-                seen_seats.add(len(self.seats) - 1)
-        # places nobody is seen at now but someone was recently: heads down or hidden
+                else:
+                    self.seats.append(Seat(float(hx), float(hy), float(hs), now, False, 0.0))
+                    seen_seats.add(len(self.seats) - 1)
+        # places nobody is seen at now but someone was recently: heads down or hidden. A
+        # place right next to someone seen now is that person, moved further than a
+        # match reaches between two frames: the place goes, nobody is counted twice.
+        keep: list[Seat] = []
         for j, st in enumerate(self.seats):
-            if j not in seen_seats:
+            if j in seen_seats:
+                keep.append(st)
+            elif not any(_close(st.x, st.y, st.size, p) for p in people):
+                keep.append(st)
                 people.append(Person(st.x, st.y, st.size, False, "remembered"))
+        self.seats = keep
         return Fused(people, phantoms)
 
     @staticmethod

@@ -115,3 +115,21 @@ def test_rate_goes_down_and_count_holds_when_heads_bow(analyzer, bank):
     assert n - 2 <= after.people <= n + 1
     assert after.head_up_rate < before.head_up_rate - 0.25
     assert after.head_up_rate <= 0.6
+
+
+def test_nobody_is_counted_twice_after_a_jump_or_by_a_rough_body():
+    seats = SeatMap(memory_s=60)
+    seats.fuse(0.0, np.array([box(100, 100)], np.float32), [Check.VERIFIED], [True])
+    # the same student, 0.75 face widths to the side in the next analysed frame: too far
+    # for the place to follow, close enough to be the same person
+    f = seats.fuse(1.0, np.array([box(130, 100)], np.float32), [Check.VERIFIED], [True])
+    assert f.count == 1 and len(seats.seats) == 1
+    # a body whose head estimate (from the shoulders) lands beside that face
+    f = seats.fuse(2.0, np.array([box(130, 100)], np.float32), [Check.VERIFIED], [True],
+                   heads=np.array([[150, 80, 40]], np.float32))
+    assert f.count == 1
+    # a neighbour two face widths away is another person, and stays one when unseen
+    seats.fuse(3.0, np.array([box(130, 100), box(210, 100)], np.float32),
+               [Check.VERIFIED] * 2, [True, True])
+    f = seats.fuse(4.0, np.array([box(130, 100)], np.float32), [Check.VERIFIED], [True])
+    assert (f.count, f.up) == (2, 1)
