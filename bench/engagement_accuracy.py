@@ -1,13 +1,18 @@
 """Accuracy of the engagement pipeline on sets with exact ground truth (docs/ENGAGEMENT.md).
 
-    .venv/bin/python bench/engagement_accuracy.py [--quick] [--json out.json]
+    .venv/bin/python bench/engagement_accuracy.py [--quick] [--only A,B] [--json out.json]
 
 1. Head count: 1280x720 scenes of 20-60 "students" whose faces (24-60 px) are real faces
    from package images (Debian opencv-doc; scikit-image's astronaut and lfw_subset if
-   found) composited on a plain room (agent/engagement/synth.py).
-2. Head-up: the same kind of scenes, each face re-posed by rotating its textured FaceMesh
+   found) composited on a plain room (agent/engagement/synth.py); people counted by the
+   full pipeline on one frame, and the face detector's own count beside it.
+2. False people: 84 package images without people (62 opencv-doc, 22 scikit-image; lists
+   below), each analysed alone with the body model on.
+3. Half the class looks down: the same class in the same seats, upright then half
+   bowed; the head-up rate of the old rule, of one frame alone and after upright frames.
+4. Head-up: the same kind of scenes, each face re-posed by rotating its textured FaceMesh
    mesh: label "up" = pitch -5..+10 deg, "down" = pitch -60..-35 deg, yaw -25..+25 deg.
-3. Hand raise: people in opencv-doc's vtest.avi / basketball / messi images; for each
+5. Hand raise: people in opencv-doc's vtest.avi / basketball / messi images; for each
    person whose arm keypoints are visible, a copy with that arm cut out, inpainted and
    pasted back turned up about the shoulder. Originals are the negatives.
 
