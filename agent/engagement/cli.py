@@ -101,7 +101,8 @@ def _analyze_clip(p: Path, analyzer, args: argparse.Namespace) -> dict:
                     continue
                 next_t = t + step
                 img = frame.to_ndarray(format="bgr24")
-                r = analyzer.analyze(img, hands=not args.no_hands, details=args.details)
+                # the clip's own time: places are remembered in video time
+                r = analyzer.analyze(img, hands=not args.no_hands, details=args.details, now=t)
                 frames.append({"t": round(t, 3), **r.to_dict()})
                 if args.max_frames and len(frames) >= args.max_frames:
                     break
@@ -114,6 +115,8 @@ def _analyze_clip(p: Path, analyzer, args: argparse.Namespace) -> dict:
     hands = [f["hands_raised"] for f in frames if f["hands_raised"] is not None]
     summary = {
         "frames": len(frames),
+        "people_median": statistics.median(f["people"] for f in frames),
+        "people_max": max(f["people"] for f in frames),
         "faces_median": statistics.median(f["faces"] for f in frames),
         "faces_max": max(f["faces"] for f in frames),
         "head_up_rate": round(statistics.fmean(rates), 4) if rates else None,

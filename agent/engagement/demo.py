@@ -4,17 +4,26 @@
 ``demo_clip()`` encodes it once with PyAV (H.264, ~10 s) and caches it; the demo points
 ``engagement.source`` at it with ``loop = true`` so the pipeline shows live numbers (while
 the demo timetable's lesson runs; ``active = "always"`` when the demo starts outside one).
+
+The faces come from Debian ``opencv-doc`` (FACE_IMAGES_PACKAGE), which ``scripts/setup.sh``
+installs for the demo, not only for the tests. A clip is cached only when it shows what
+it should (the face detector finds most of the students in it): without the images the
+demo runs without engagement and says why, instead of caching a clip of an empty room.
+The cache file's name carries a digest of everything the clip is made from (the face
+images' bytes, the models, the parameters), so a clip made from other inputs is never
+taken for this one.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import logging
 import math
 import os
 import tempfile
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +32,16 @@ import numpy as np
 
 log = logging.getLogger(__name__)
 
-CLIP_VERSION = 1
+CLIP_VERSION = 2
+# the Debian package the demo's faces come from; scripts/setup.sh installs it for the
+# demo (a test checks both)
+FACE_IMAGES_PACKAGE = "opencv-doc"
+# a clip in which the detector finds fewer of the students is not cached
+MIN_FACES_FOUND = 0.8
+
+
+class DemoClipError(RuntimeError):
+    """The demo clip cannot be made as it should be (missing face images, few faces)."""
 
 
 def default_cache_dir() -> Path:
@@ -31,44 +49,90 @@ def default_cache_dir() -> Path:
     return Path(base) / "classroom-agent"
 
 
+def clip_key(images: Sequence[Path], width: int, height: int, seconds: float, fps: int,
+             students: int) -> str:
+    """Digest of what the clip is made from: parameters, models and face images."""
+    from models.registry import MODELS
+
+    h = hashlib.sha256()
+    h.update(f"v{CLIP_VERSION} {width}x{height} {seconds}s {fps}fps {students}".encode())
+    for name in ("face_detector", "face_landmarks"):
+        h.update(f" {name}={MODELS[name].sha256}".encode())
+    for p in sorted(images, key=lambda p: p.name):
+        h.update(f" {p.name}=".encode())
+        h.update(hashlib.sha256(p.read_bytes()).digest())
+    return h.hexdigest()[:16]
+
+
 def demo_clip(cache_dir: str | Path | None = None, width: int = 1280, height: int = 720,
-              seconds: float = 10.0, fps: int = 10, students: int = 30) -> Path:
-    """Path of the cached demo clip, made on first use (a few seconds of CPU)."""
+              seconds: float = 10.0, fps: int = 10, students: int = 30,
+              face_images: Sequence[Path] | None = None) -> Path:
+    """Path of the cached demo clip, made on first use (a few seconds of CPU).
+
+    ``face_images`` defaults to the opencv-doc images of synth.py. Raises DemoClipError
+    (nothing cached) when there are none or the clip would show too few faces."""
+    from agent.engagement import synth
+
+    images = [Path(p) for p in (face_images if face_images is not None
+                                else synth.opencv_doc_images()) if Path(p).is_file()]
+    if not images:
+        raise DemoClipError(
+            f"no face images for the engagement demo clip: Debian {FACE_IMAGES_PACKAGE} is "
+            f"not installed ({synth.OPENCV_DOC} is missing); run scripts/setup.sh")
     d = Path(cache_dir) if cache_dir else default_cache_dir()
     d.mkdir(parents=True, exist_ok=True)
-    path = d / f"engagement-demo-v{CLIP_VERSION}-{width}x{height}-{students}.mp4"
+    key = clip_key(images, width, height, seconds, fps, students)
+    path = d / f"engagement-demo-{width}x{height}-{students}-{key}.mp4"
     if path.is_file() and path.stat().st_size > 0:
         return path
     from agent.engagement.faces import FaceDetector
-    from agent.engagement.synth import PoseRenderer, compose, face_bank, paste  # noqa: F401
+    from agent.engagement.synth import PoseRenderer, compose, face_bank
     from models.registry import open_session
 
-    rng = np.random.default_rng(7)
     detector = FaceDetector(open_session("face_detector"))
-    bank = face_bank(detector, lfw=False)
+    bank = face_bank(detector, images=images, lfw=False)
     if not bank:
-        log.warning("no face images found (install Debian opencv-doc): demo clip has no faces")
-        frames = [np.full((height, width, 3), 160, np.uint8)]
-    else:
-        renderer = PoseRenderer(open_session("face_landmarks"))
-        scene = compose(bank, students, (34, 64), rng, width, height, down_fraction=0.25,
-                        pose_renderer=renderer)
-        frames = [scene.image]
-    base = frames[0]
-    fd, tmp = tempfile.mkstemp(suffix=".mp4", dir=d)
+        raise DemoClipError(f"no face found in the demo's face images ({len(images)} files)")
+    renderer = PoseRenderer(open_session("face_landmarks"))
+    # the class faces the front for the first third, then a quarter bows over the desks:
+    # the demo shows the head-up rate falling while the head count holds
+    bowed = np.random.default_rng(8).random(students) < 0.25
+    scenes = [compose(bank, students, (34, 64), np.random.default_rng(7), width, height,
+                      pose_renderer=renderer, down_mask=mask)
+              for mask in (np.zeros(students, bool), bowed)]
+    found = len(detector.detect(scenes[0].image))
+    if found < MIN_FACES_FOUND * students:
+        raise DemoClipError(f"demo clip would show {found} faces of {students} students; "
+                            "not cached")
+    fd, tmp = tempfile.mkstemp(prefix=".partial-", suffix=".mp4", dir=d)
     os.close(fd)
     try:
-        _encode(Path(tmp), base, width, height, seconds, fps)
+        _encode(Path(tmp), [sc.image for sc in scenes], width, height, seconds, fps,
+                 split=1 / 3)
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
+    _drop_stale(d, path)
     return path
 
 
-def _encode(path: Path, base: np.ndarray, width: int, height: int, seconds: float,
-            fps: int) -> None:
+def _drop_stale(d: Path, keep: Path) -> None:
+    """Clips of this size made from other inputs (older versions: possibly an empty room
+    cached before this check existed) are never read again: remove them."""
+    prefix = keep.name.rsplit("-", 1)[0]
+    for old in [*d.glob(f"{prefix}-*.mp4"), *d.glob("engagement-demo-v1-*.mp4")]:
+        if old != keep:
+            with contextlib.suppress(OSError):
+                old.unlink()
+
+
+def _encode(path: Path, base: np.ndarray | list[np.ndarray], width: int, height: int,
+            seconds: float, fps: int, split: float = 0.5) -> None:
+    """H.264 clip of ``base`` swaying; with two images, the second from ``split`` on."""
     import av
+
+    bases = base if isinstance(base, list) else [base]
 
     n = max(1, int(seconds * fps))
     with av.open(str(path), "w") as out:
@@ -81,7 +145,8 @@ def _encode(path: Path, base: np.ndarray, width: int, height: int, seconds: floa
             dx = 6 * math.sin(2 * math.pi * i / n)
             dy = 3 * math.sin(4 * math.pi * i / n)
             m = np.float32([[1, 0, dx], [0, 1, dy]])
-            img = cv2.warpAffine(base, m, (width, height), borderMode=cv2.BORDER_REFLECT)
+            src = bases[-1] if len(bases) > 1 and i >= split * n else bases[0]
+            img = cv2.warpAffine(src, m, (width, height), borderMode=cv2.BORDER_REFLECT)
             frame = av.VideoFrame.from_ndarray(img, format="bgr24")
             for packet in stream.encode(frame):
                 out.mux(packet)
@@ -95,7 +160,7 @@ async def demo_part(data: dict[str, Any], work: Path, ctx_future: Any) -> AsyncI
     try:
         clip = await asyncio.to_thread(demo_clip)
     except Exception as e:  # the demo runs without engagement rather than not at all
-        log.warning("engagement demo clip unavailable: %s", e)
+        log.warning("engagement demo off: %s", e)
         yield
         return
     section = data.setdefault("engagement", {})

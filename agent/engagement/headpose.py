@@ -53,9 +53,9 @@ class HeadPoseEstimator:
               ) -> tuple[np.ndarray, list[float], list[float]]:
         """Upright 192x192 float crops (N,3,192,192) in 0..1, with each crop's roll and
         side length in frame pixels."""
-        out = np.empty((len(boxes), 3, CROP, CROP), np.float32)
+        crops = []
         rolls, sides = [], []
-        for i, (box, pts) in enumerate(zip(boxes, landmarks, strict=True)):
+        for box, pts in zip(boxes, landmarks, strict=True):
             cx, cy = (box[0] + box[2]) / 2, (box[1] + box[3]) / 2
             side = max(box[2] - box[0], box[3] - box[1]) * ROI_SCALE
             dx, dy = pts[1] - pts[0]
@@ -67,9 +67,11 @@ class HeadPoseEstimator:
                           [k * s, k * c, cy - k * (s + c) * CROP / 2]])
             crop = cv2.warpAffine(rgb, m, (CROP, CROP), flags=cv2.WARP_INVERSE_MAP |
                                   cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-            out[i] = crop.transpose(2, 0, 1).astype(np.float32) * (1.0 / 255.0)
+            crops.append(crop)
             rolls.append(math.degrees(roll))
             sides.append(float(side))
+        out = cv2.dnn.blobFromImages(crops, 1.0 / 255.0, swapRB=False, crop=False) if crops \
+            else np.empty((0, 3, CROP, CROP), np.float32)
         return out, rolls, sides
 
     def estimate(self, rgb: np.ndarray, boxes: np.ndarray, landmarks: np.ndarray

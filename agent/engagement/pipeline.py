@@ -17,7 +17,8 @@ import numpy as np
 
 from agent.engagement.faces import FaceDetector
 from agent.engagement.hands import HandRaiseTracker, PoseDetector, raised_hands
-from agent.engagement.headpose import HeadPoseEstimator, is_head_up
+from agent.engagement.headpose import HeadPoseEstimator, Pose, is_head_up
+from agent.engagement.people import Check, SeatMap, body_heads
 from models.registry import open_session
 
 
@@ -26,7 +27,7 @@ class AnalyzerSettings:
     intra_threads: int = 1
     inter_threads: int = 1
     providers: list[str] = field(default_factory=lambda: ["CPUExecutionProvider"])
-    face_score: float = 0.3
+    face_score: float = 0.15  # FaceMesh verifies each detection, so the detector can be lenient
     face_tile: int = 0  # 0 = whole frame at native size
     detect_width: int = 1280  # frames are scaled to this width first (0 = native size)
     min_face_px: float = 10.0
@@ -35,6 +36,12 @@ class AnalyzerSettings:
     pitch_down_deg: float = -20.0
     pitch_offset_deg: float = 0.0
     max_yaw_deg: float = 60.0
+    # a detection counts only when FaceMesh's face-presence agrees (or a known place or a
+    # body backs it): posters, clutter and animals give no people
+    verify_faces: bool = True
+    min_face_presence: float = 0.95
+    seat_memory_s: float = 120.0  # a place where someone was seen counts this long
+    body_score: float = 0.3  # pose-model people below this add no person
     hand_raise: bool = True
     pose_tile: int = 384
     pose_upscale: float = 1.0
@@ -46,18 +53,20 @@ class AnalyzerSettings:
 
 @dataclass
 class FrameResult:
-    faces: int
-    head_up: int | None  # None when head pose is off
-    head_up_rate: float | None  # None when no face or head pose off
-    people: int | None  # bodies found by the pose model (None when off or skipped)
+    faces: int  # face detections counted as people (upright or bowed)
+    head_up: int | None  # people facing the front (None when head pose is off)
+    head_up_rate: float | None  # head_up / people (None when nobody or head pose off)
+    people: int  # people in the room: faces + bodies + recently seen places (people.py)
+    bodies: int | None  # bodies found by the pose model (None when off or skipped)
     hands_up: int | None  # raised in this frame
     hands_raised: int | None  # held for hold_frames (the reported number)
     seconds: float  # analysis time of this frame
+    phantoms: int = 0  # face detections rejected as not a person
     details: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        d = {k: getattr(self, k) for k in ("faces", "head_up", "head_up_rate", "people",
-                                          "hands_up", "hands_raised")}
+        d = {k: getattr(self, k) for k in ("people", "faces", "head_up", "head_up_rate",
+                                          "bodies", "hands_up", "hands_raised", "phantoms")}
         d["ms"] = round(self.seconds * 1000, 1)
         if self.details is not None:
             d["details"] = self.details
@@ -72,20 +81,28 @@ class Analyzer:
         self.faces = FaceDetector(open_session("face_detector", s.face_detector_model, **kw),
                                   score_threshold=s.face_score, tile=s.face_tile,
                                   min_size=s.min_face_px)
+        # FaceMesh gives the head pose and is the second opinion on every detection
         self.pose = HeadPoseEstimator(
             open_session("face_landmarks", s.face_landmarks_model, **kw)
-        ) if s.head_pose else None
+        ) if s.head_pose or s.verify_faces else None
         self.bodies = PoseDetector(open_session("pose", s.pose_model, **kw),
                                    tile=s.pose_tile, upscale=s.pose_upscale
                                    ) if s.hand_raise else None
         self.tracker = HandRaiseTracker(hold=s.hold_frames)
-        self._turn = 0  # rotates which faces get a head pose when there are too many
+        self.seats = SeatMap(memory_s=s.seat_memory_s)
 
-    def analyze(self, bgr: np.ndarray, hands: bool = True, details: bool = False
-                ) -> FrameResult:
-        """Analyse one BGR uint8 frame. ``hands=False`` skips the body model this frame
-        (the service runs it at a lower rate)."""
+    def reset(self) -> None:
+        """Forget places and raised-hand tracks (a new lesson, another camera or image)."""
+        self.seats.reset()
+        self.tracker.reset()
+
+    def analyze(self, bgr: np.ndarray, hands: bool = True, details: bool = False,
+                now: float | None = None) -> FrameResult:
+        """Analyse one BGR uint8 frame taken at ``now`` (monotonic seconds; default the
+        current time: places are remembered for ``seat_memory_s``). ``hands=False``
+        skips the body model this frame (the service runs it at a lower rate)."""
         t0 = time.perf_counter()
+        now = time.monotonic() if now is None else now
         s = self.settings
         scale = 1.0
         if s.detect_width and bgr.shape[1] != s.detect_width:
@@ -95,39 +112,51 @@ class Analyzer:
             bgr = cv2.resize(bgr, None, fx=scale, fy=scale,
                              interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR)
         found = self.faces.detect(bgr)
+        n = len(found)
         rgb = None
-        head_up = rate = None
-        poses = []
-        if self.pose is not None:
+        poses: list[Pose | None] = [None] * n
+        checks = [Check.UNCHECKED] * n
+        ups: list[bool | None] = [None] * n
+        if self.pose is not None and n:
             rgb = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
-            idx = np.arange(len(found))
-            if s.max_pose_faces and len(idx) > s.max_pose_faces:
-                # a rotating sample: over a window every face gets its turn
-                start = (self._turn * s.max_pose_faces) % len(idx)
-                idx = np.roll(idx, -start)[:s.max_pose_faces]
-                self._turn += 1
-            poses = [None] * len(found)
+            seat_of = self.seats.match(found.boxes, now)
+            # FaceMesh order: detections at no known place first (they must be verified
+            # before they count), then the places checked longest ago
+            order = sorted(range(n), key=lambda i: (
+                seat_of[i] >= 0,
+                self.seats.seats[seat_of[i]].checked if seat_of[i] >= 0 else 0.0))
+            idx = np.asarray(order[:s.max_pose_faces] if s.max_pose_faces else order)
             for i, p in zip(idx, self.pose.estimate(rgb, found.boxes[idx],
                                                      found.landmarks[idx]), strict=True):
-                poses[i] = p
-            seen = [p for p in poses if p is not None]
-            for p in seen:
                 p.pitch += s.pitch_offset_deg
-            up = sum(is_head_up(p, s.pitch_down_deg, s.max_yaw_deg) for p in seen)
-            rate = up / len(seen) if seen else None
-            # head-up count scaled to all faces when only a sample had a pose
-            head_up = round(rate * len(found)) if rate is not None else 0
-        people = hands_up = held = None
+                poses[i] = p
+                # up/down is read from the pose whenever FaceMesh sees a face at all
+                # (presence >= 0.5); a new person needs the stricter min_face_presence
+                ups[i] = is_head_up(p, s.pitch_down_deg, s.max_yaw_deg)
+                verified = not s.verify_faces or p.confidence >= s.min_face_presence
+                checks[i] = Check.VERIFIED if verified else Check.REJECTED
+        elif n:
+            checks = [Check.VERIFIED] * n  # no second opinion configured
+        hands_up = held = None
         raised = None
         bodies = None
+        heads = None
         if self.bodies is not None and hands:
             if rgb is None:
                 rgb = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
             bodies = self.bodies.detect(rgb)
             raised = raised_hands(bodies)
-            people = len(bodies)
             hands_up = int(raised.sum())
             held = self.tracker.update(bodies, raised)
+            confident = bodies.scores >= s.body_score
+            heads = body_heads(bodies.keypoints[confident])
+        fused = self.seats.fuse(now, found.boxes, checks, ups, heads)
+        people = fused.count
+        head_up = rate = None
+        if s.head_pose:
+            head_up = fused.up
+            rate = head_up / people if people else None
+        faces = sum(p.source in ("face", "bowed") for p in fused.people)
         info = None
         if details:
             inv = 1.0 / scale
@@ -137,15 +166,17 @@ class Analyzer:
                      **({"yaw": round(p.yaw, 1), "pitch": round(p.pitch, 1),
                          "up": is_head_up(p, s.pitch_down_deg, s.max_yaw_deg)}
                         if p is not None else {})}
-                    for b, sc, p in zip(found.boxes, found.scores,
-                                        poses or [None] * len(found), strict=True)
+                    for b, sc, p in zip(found.boxes, found.scores, poses, strict=True)
                 ],
+                "people": [{"x": round(p.x * inv, 1), "y": round(p.y * inv, 1),
+                            "up": p.up, "source": p.source} for p in fused.people],
             }
             if bodies is not None:
-                info["people"] = [
+                info["bodies"] = [
                     {"box": [round(float(v) * inv, 1) for v in b], "score": round(float(sc), 3),
                      "hand_up": bool(r)}
                     for b, sc, r in zip(bodies.boxes, bodies.scores, raised, strict=True)
                 ]
-        return FrameResult(len(found), head_up, rate, people, hands_up, held,
-                           time.perf_counter() - t0, info)
+        return FrameResult(faces, head_up, rate, people,
+                           len(bodies) if bodies is not None else None, hands_up, held,
+                           time.perf_counter() - t0, fused.phantoms, info)

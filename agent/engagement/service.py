@@ -105,7 +105,8 @@ class EngagementService(Service):
         self.m_seconds = m.histogram("classroom_engagement_frame_seconds",
                                      "Analysis time per frame")
         self.m_fps = m.gauge("classroom_engagement_fps", "Frames analysed per second")
-        self.m_faces = m.gauge("classroom_engagement_faces", "Faces in the last frame")
+        self.m_faces = m.gauge("classroom_engagement_faces",
+                               "People in the last frame (faces, bodies, recent places)")
         self.m_errors = m.counter("classroom_engagement_errors_total",
                                   "Frames whose analysis failed")
         self.m_active = m.gauge("classroom_engagement_active",
@@ -254,6 +255,8 @@ class EngagementService(Service):
         """A fresh reader + worker pair (threads cannot be restarted)."""
         self._stop = stop = threading.Event()
         self._queue.clear()
+        if self.analyzer is not None:
+            self.analyzer.reset()  # places and hand tracks of a past lesson do not carry over
         self._worker = threading.Thread(target=self._work, args=(stop, loop, deliver),
                                         name="engagement-worker", daemon=True)
         self._worker.start()
@@ -268,13 +271,14 @@ class EngagementService(Service):
         self._times.append(time.monotonic())
         self.m_frames.inc()
         self.m_seconds.observe(r.seconds)
-        self.m_faces.set(r.faces)
+        self.m_faces.set(r.people)
         self.m_fps.set(self.fps())
         self.m_dropped.set(self._queue.dropped)
         hands = r.hands_raised if r.hands_raised is not None else self._held_hands
         if r.hands_raised is not None:
             self._held_hands = r.hands_raised
-        self.window.add(self.ctx.clock.now(), self.ctx.clock.monotonic(), r.faces,
+        # the head count is people (faces + bodies + places seen recently), not faces
+        self.window.add(self.ctx.clock.now(), self.ctx.clock.monotonic(), r.people,
                         r.head_up_rate, hands)
 
     _held_hands: int | None = None
@@ -360,7 +364,9 @@ class EngagementService(Service):
             "frames": self.analysed,
             "dropped": self._queue.dropped,
             "errors": self.errors,
-            "faces": r.faces if r else None,
+            # the head count: people (faces + bodies + places seen recently); the key keeps
+            # its name for the status page and /api/status consumers
+            "faces": r.people if r else None,
             "head_up_rate": round(r.head_up_rate, 3) if r and r.head_up_rate is not None
             else None,
             "hands_raised": self._held_hands,

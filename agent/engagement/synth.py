@@ -118,11 +118,15 @@ def room(width: int, height: int, rng: np.random.Generator) -> np.ndarray:
 
 def compose(bank: list[FaceCrop], n: int, face_px: tuple[int, int], rng: np.random.Generator,
             width: int = 1280, height: int = 720, down_fraction: float = 0.0,
-            pose_renderer=None, background: np.ndarray | None = None) -> Scene:
+            pose_renderer=None, background: np.ndarray | None = None,
+            down_mask: np.ndarray | None = None) -> Scene:
     """``n`` students in rows; face sides from face_px[0] (back row) to face_px[1] (front).
 
     With ``pose_renderer`` (a callable (crop, pitch, yaw) -> crop) a ``down_fraction`` of
-    faces is rendered bowed and the rest facing the camera.
+    faces is rendered bowed and the rest facing the camera. ``down_mask`` (n bools, back
+    row first) chooses who is bowed instead; the random draws are the same either way, so
+    two calls with the same seed and different masks show the same class in the same
+    seats, once upright and once with some heads down.
     """
     img = room(width, height, rng) if background is None else background.copy()
     # rows from the back (small faces, top) to the front (large faces, bottom); each row
@@ -148,6 +152,8 @@ def compose(bank: list[FaceCrop], n: int, face_px: tuple[int, int], rng: np.rand
     for cx, cy, s in placed:
         crop = bank[int(rng.integers(len(bank)))].image
         down = pose_renderer is not None and rng.random() < down_fraction
+        if down_mask is not None:
+            down = pose_renderer is not None and bool(down_mask[len(boxes)])
         if pose_renderer is not None:
             pitch = rng.uniform(-60, -35) if down else rng.uniform(-5, 10)
             crop = pose_renderer(crop, pitch, rng.uniform(-25, 25))
