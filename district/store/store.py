@@ -180,7 +180,7 @@ class Store:
                     k = _key(item.school, item.room, item.event.lesson_id)
                     if k not in lessons or item.revision > lessons[k].revision:
                         if k in lessons:
-                            counts["lessons:revised"] += 1
+                            counts["lessons:superseded"] += 1
                         lessons[k] = item
                     else:
                         counts["lessons:duplicate"] += 1
@@ -188,7 +188,7 @@ class Store:
                     k = _key(item.school, item.room, item.event.date)
                     if k not in usage or item.revision > usage[k].revision:
                         if k in usage:
-                            counts["usage:revised"] += 1
+                            counts["usage:superseded"] += 1
                         usage[k] = item
                     else:
                         counts["usage:duplicate"] += 1
