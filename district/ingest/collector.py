@@ -54,6 +54,7 @@ class IngestStats:
     connects: int = 0
     disconnects: int = 0
     connected: bool = False
+    subscribed: bool = False
     last_batch_s: float = 0.0
     extra: dict[str, int] = field(default_factory=dict)
 
@@ -89,6 +90,7 @@ class Collector:
         c.on_connect = self._on_connect
         c.on_disconnect = self._on_disconnect
         c.on_message = self._on_message
+        c.on_subscribe = self._on_subscribe
         return c
 
     def start(self) -> None:
@@ -128,8 +130,16 @@ class Collector:
         log.info("mqtt: connected (session present: %s)", flags.session_present)
         client.subscribe([(f, 1) for f in filters(self.cfg)])
 
+    def _on_subscribe(self, _c: Any, _u: Any, _mid: int, codes: list, _p: Any = None) -> None:
+        bad = [str(c) for c in codes if c.is_failure]
+        if bad:
+            log.error("mqtt: subscription refused: %s", ", ".join(bad))
+        else:
+            self.stats.subscribed = True
+            log.info("mqtt: subscribed to %d filters", len(codes))
+
     def _on_disconnect(self, _c: Any, _u: Any, _f: Any, rc: Any, _p: Any = None) -> None:
-        self.stats.connected = False
+        self.stats.connected = self.stats.subscribed = False
         self.stats.disconnects += 1
         log.info("mqtt: disconnected: %s", rc)
 
