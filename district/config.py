@@ -41,7 +41,7 @@ class DistrictSection(Section):
 class MqttSection(Section):
     url: str = "mqtt://127.0.0.1:1883"
     topic_prefix: str = "classroom"
-    share_group: str = "district"  # MQTT 5 shared subscription group
+    share_group: str = "district"  # MQTT 5 shared subscription group; "" = not shared
     client_id: str = ""  # default: classroom-district-{hostname}; unique per collector
     username: str | None = None
     password: str | None = None
@@ -148,9 +148,9 @@ def _check(cfg: DistrictConfig) -> list[str]:
             problems.append("mqtt.url: bad port")
     if not re.fullmatch(r"[A-Za-z0-9_-]+(/[A-Za-z0-9_-]+)*", cfg.mqtt.topic_prefix):
         problems.append(f"mqtt.topic_prefix: {cfg.mqtt.topic_prefix!r} is not a plain topic path")
-    if not re.fullmatch(r"[A-Za-z0-9_-]{1,64}", cfg.mqtt.share_group):
-        problems.append(f"mqtt.share_group: {cfg.mqtt.share_group!r} must be 1-64 letters, "
-                        "digits, '-' or '_'")
+    if not re.fullmatch(r"[A-Za-z0-9_-]{0,64}", cfg.mqtt.share_group):
+        problems.append(f"mqtt.share_group: {cfg.mqtt.share_group!r} must be 0-64 letters, "
+                        "digits, '-' or '_' (\"\" = a plain, unshared subscription)")
     if cfg.mqtt.client_id and not re.fullmatch(r"[A-Za-z0-9_.-]{1,128}", cfg.mqtt.client_id):
         problems.append("mqtt.client_id: 1-128 letters, digits, '-', '_' or '.'")
     for key, lo, hi in (("keepalive_s", 5, 3600), ("receive_maximum", 1, 65535),

@@ -9,6 +9,8 @@ acknowledges every message itself before the application sees it.
 Threads: paho's network thread receives into a queue; one writer thread takes batches
 (``storage.batch_max`` messages or ``storage.batch_ms``), parses, commits one transaction,
 then acknowledges the batch in the order received (MQTT 5 wants PUBACKs in order).
+With ``mqtt.share_group = ""`` the subscription is a plain one (one collector per
+district on a broker whose shared subscriptions do not survive a restart, like mosquitto).
 The broker sends at most ``mqtt.receive_maximum`` unacknowledged messages: that bounds the
 queue. A message whose acknowledgement would go out on a newer connection than the one it
 came on is not acknowledged (its packet id may mean another message now); the broker
@@ -40,7 +42,8 @@ log = logging.getLogger(__name__)
 
 def filters(cfg: DistrictConfig) -> list[str]:
     subs = [s for s in SUB_TOPICS if cfg.mqtt.subscribe_health or s != "health"]
-    return [f"$share/{cfg.mqtt.share_group}/{cfg.mqtt.topic_prefix}/+/+/{s}" for s in subs]
+    share = f"$share/{cfg.mqtt.share_group}/" if cfg.mqtt.share_group else ""
+    return [f"{share}{cfg.mqtt.topic_prefix}/+/+/{s}" for s in subs]
 
 
 @dataclass
@@ -86,7 +89,10 @@ class Collector:
             if m.tls_insecure:
                 ctx.check_hostname = False
             c.tls_set_context(ctx)
-        c.reconnect_delay_set(1, max(1, int(m.reconnect_max_s)))
+        # back quickly after a broker restart: mosquitto 2.0 does not restore shared
+        # subscriptions from its persistence, so what rooms publish before we subscribe
+        # again is lost (rooms back off >= 1 s; see docs/district.md)
+        c.reconnect_delay_set(0.1, m.reconnect_max_s)
         c.on_connect = self._on_connect
         c.on_disconnect = self._on_disconnect
         c.on_message = self._on_message

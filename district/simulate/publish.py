@@ -26,7 +26,7 @@ def publish(messages: Sequence[Message], url: str, *, speed: float = 0.0,
                     protocol=mqtt.MQTTv5)
     c.max_inflight_messages_set(500)
     c.max_queued_messages_set(0)
-    c.reconnect_delay_set(0.2, 2)
+    c.reconnect_delay_set(1, 5)  # like a room's uplink (mqtt.reconnect_min_s = 1)
     # counts, not a set of mids: the ack may arrive before publish() returns its mid, and
     # holding a lock around publish() would deadlock with paho's own locks
     acked = [0]
