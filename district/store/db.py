@@ -47,6 +47,10 @@ class Database:
     def migration_lock(self, conn: Any) -> None:
         """Serialise migrations between collectors sharing one database."""
 
+    def insert_new(self, conn: Any, sql: str, rows: Sequence[Sequence[Any]]) -> list[bool]:
+        """Run ``INSERT ... ON CONFLICT DO NOTHING`` per row; which rows were inserted."""
+        return [conn.execute(sql, r).rowcount == 1 for r in rows]
+
     def close(self) -> None:
         pass
 
@@ -176,6 +180,20 @@ class PostgresDB(Database):
     def migration_lock(self, conn: Any) -> None:
         conn.execute("SELECT pg_advisory_xact_lock(?)", (0x0C1A55,))
 
+    def insert_new(self, conn: Any, sql: str, rows: Sequence[Sequence[Any]]) -> list[bool]:
+        # one pipelined round trip for the batch instead of one per row
+        if not rows:
+            return []
+        with conn.raw.cursor() as cur:
+            cur.executemany(_QMARK.sub("%s", sql + " RETURNING 1"),
+                            [[_clean(p) for p in r] for r in rows], returning=True)
+            out = []
+            while True:
+                out.append(cur.fetchone() is not None)
+                if not cur.nextset():
+                    break
+            return out
+
     def close(self) -> None:
         with self._lock:
             for c in self._all:
@@ -197,6 +215,7 @@ class _PgConn:
 
     def __init__(self, conn: Any) -> None:
         self._c = conn
+        self.raw = conn
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> Any:
         return self._c.execute(_QMARK.sub("%s", sql), [_clean(p) for p in params])

@@ -206,38 +206,40 @@ class Store:
 
         self._write_lessons(c, lessons, now, counts, week, subj)
         self._write_usage(c, usage, now, counts, week)
-        for item in sorted(events, key=lambda r: r.id):
-            cur = c.execute(
-                "INSERT INTO events (envelope_id, school, room, type, ts, lesson_id, action, "
-                "received_at, data) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
-                "ON CONFLICT (envelope_id) DO NOTHING",
-                (item.id, item.school, item.room, item.type, item.ts,
-                 getattr(item.event, "lesson_id", None), getattr(item.event, "action", None),
-                 now, item.raw.decode("utf-8", "replace")))
-            counts["events:stored" if cur.rowcount == 1 else "events:duplicate"] += 1
+        events.sort(key=lambda r: r.id)
+        stored = self.db.insert_new(
+            c, "INSERT INTO events (envelope_id, school, room, type, ts, lesson_id, action, "
+            "received_at, data) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
+            "ON CONFLICT (envelope_id) DO NOTHING",
+            [(item.id, item.school, item.room, item.type, item.ts,
+              getattr(item.event, "lesson_id", None), getattr(item.event, "action", None),
+              now, item.raw.decode("utf-8", "replace")) for item in events])
+        for ok in stored:
+            counts["events:stored" if ok else "events:duplicate"] += 1
         self._write_seqs(c, seqs, counts)
         self._apply_aggs(c, week, subj)
-        for (school, room) in sorted(seen):
-            c.execute(
+        if seen:
+            c.executemany(
                 "INSERT INTO rooms (school, room, first_seen, last_seen) VALUES (?, ?, ?, ?) "
                 "ON CONFLICT (school, room) DO UPDATE SET last_seen = excluded.last_seen, "
                 "first_seen = COALESCE(rooms.first_seen, excluded.first_seen)",
-                (school, room, now, now))
-        for (school, room), item in sorted(status.items()):
-            s: ev.AgentStatus = item.event
-            c.execute(
+                [(school, room, now, now) for school, room in sorted(seen)])
+        if status:
+            c.executemany(
                 "UPDATE rooms SET state = ?, version = ?, capabilities = ?, status_ts = ? "
                 "WHERE school = ? AND room = ? AND (status_ts IS NULL OR status_ts <= ?)",
-                (s.state, s.version[:100], json.dumps(s.capabilities[:100]), item.ts,
-                 school, room, item.ts))
-        for (school, room), (item, n) in sorted(health.items()):
-            c.execute(
+                [(item.event.state, item.event.version[:100],
+                  json.dumps(item.event.capabilities[:100]), item.ts, school, room, item.ts)
+                 for (school, room), item in sorted(status.items())])
+        if health:
+            c.executemany(
                 "INSERT INTO health (school, room, ts, samples, data) VALUES (?, ?, ?, ?, ?) "
                 "ON CONFLICT (school, room) DO UPDATE SET samples = health.samples + "
                 "excluded.samples, ts = CASE WHEN excluded.ts >= health.ts THEN excluded.ts "
                 "ELSE health.ts END, data = CASE WHEN excluded.ts >= health.ts THEN "
                 "excluded.data ELSE health.data END",
-                (school, room, item.ts, n, item.raw.decode("utf-8", "replace")))
+                [(school, room, item.ts, n, item.raw.decode("utf-8", "replace"))
+                 for (school, room), (item, n) in sorted(health.items())])
         for d in dead:
             c.execute("INSERT INTO dead_letters (received_at, topic, reason, detail, payload) "
                       "VALUES (?, ?, ?, ?, ?)",
@@ -251,31 +253,39 @@ class Store:
             return
         cols = "school, room, date, week, subject, smart, recorded, minutes, live, revision"
         existing = self._existing(c, "lessons", cols, sorted(lessons))
-        for k in sorted(lessons):
-            rec = lessons[k]
+        rows: dict[str, tuple] = {}
+        for k, rec in lessons.items():
             s: ev.LessonSummary = rec.event
-            recorded = int(s.recording.minutes > 0 or bool(s.recording.recordings))
-            live = None if rec.live is None else int(rec.live)
-            row = (s.date, iso_week(s.date), s.subject, int(s.smart_classroom_use), recorded,
-                   float(s.minutes), live)
-            old = existing.get(k)
-            if old is None:
-                cur = c.execute(
-                    "INSERT INTO lessons (k, school, room, lesson_id, envelope_id, seq, "
-                    "revision, date, week, subject, class_id, teacher, kind, smart, recorded, "
-                    "minutes, live, start_ts, end_ts, received_at, data) VALUES "
-                    "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
-                    "ON CONFLICT (k) DO NOTHING",
-                    (k, rec.school, rec.room, s.lesson_id, rec.id, rec.seq, rec.revision,
-                     row[0], row[1], row[2], s.class_id[:200], s.teacher[:200], s.kind,
-                     row[3], row[4], row[5], live, s.start.isoformat(), s.end.isoformat(),
-                     now, rec.raw.decode("utf-8", "replace")))
-                if cur.rowcount == 1:
-                    counts["lessons:stored"] += 1
-                    self._lesson_share((rec.school, rec.room, *row), +1, week, subj)
-                    continue
-                # another collector inserted it meanwhile: treat it as existing
-                old = self._existing(c, "lessons", cols, [k])[k]
+            rows[k] = (s.date, iso_week(s.date), s.subject, int(s.smart_classroom_use),
+                       int(s.recording.minutes > 0 or bool(s.recording.recordings)),
+                       float(s.minutes), None if rec.live is None else int(rec.live))
+        new = [k for k in sorted(lessons) if k not in existing]
+        inserted = self.db.insert_new(
+            c, "INSERT INTO lessons (k, school, room, lesson_id, envelope_id, seq, "
+            "revision, date, week, subject, class_id, teacher, kind, smart, recorded, "
+            "minutes, live, start_ts, end_ts, received_at, data) VALUES "
+            "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+            "ON CONFLICT (k) DO NOTHING",
+            [(k, lessons[k].school, lessons[k].room, lessons[k].event.lesson_id, lessons[k].id,
+              lessons[k].seq, lessons[k].revision, *rows[k][:3],
+              lessons[k].event.class_id[:200], lessons[k].event.teacher[:200],
+              lessons[k].event.kind, *rows[k][3:], lessons[k].event.start.isoformat(),
+              lessons[k].event.end.isoformat(), now,
+              lessons[k].raw.decode("utf-8", "replace")) for k in new])
+        raced = []
+        for k, ok in zip(new, inserted, strict=True):
+            if ok:
+                counts["lessons:stored"] += 1
+                self._lesson_share((lessons[k].school, lessons[k].room, *rows[k]), +1, week,
+                                   subj)
+            else:  # another collector inserted it meanwhile: compare with theirs
+                raced.append(k)
+        if raced:
+            existing.update(self._existing(c, "lessons", cols, raced))
+        fresh = set(new) - set(raced)  # inserted by us just now
+        for k in sorted(k for k in lessons if k not in fresh):
+            rec, old, row = lessons[k], existing[k], rows[k]
+            s = rec.event
             if rec.revision <= old[9]:
                 counts["lessons:duplicate"] += 1
                 continue
@@ -285,9 +295,9 @@ class Store:
                 "subject = ?, class_id = ?, teacher = ?, kind = ?, smart = ?, recorded = ?, "
                 "minutes = ?, live = ?, start_ts = ?, end_ts = ?, received_at = ?, data = ?, "
                 "versions = versions + 1 WHERE k = ?",
-                (rec.id, rec.seq, rec.revision, *row[:2], row[2], s.class_id[:200],
-                 s.teacher[:200], s.kind, row[3], row[4], row[5], live, s.start.isoformat(),
-                 s.end.isoformat(), now, rec.raw.decode("utf-8", "replace"), k))
+                (rec.id, rec.seq, rec.revision, *row[:3], s.class_id[:200], s.teacher[:200],
+                 s.kind, *row[3:], s.start.isoformat(), s.end.isoformat(), now,
+                 rec.raw.decode("utf-8", "replace"), k))
             counts["lessons:revised"] += 1
             self._lesson_share((rec.school, rec.room, *row), +1, week, subj)
 
@@ -295,29 +305,34 @@ class Store:
                      counts: dict[str, int], week: dict) -> None:
         if not usage:
             return
-        existing = self._existing(c, "usage_daily",
-                                  "school, room, date, week, lessons, smart_lessons, revision",
-                                  sorted(usage))
-        for k in sorted(usage):
-            rec = usage[k]
+        cols = "school, room, date, week, lessons, smart_lessons, revision"
+        existing = self._existing(c, "usage_daily", cols, sorted(usage))
+        shares = {k: (r.school, r.room, r.event.date, iso_week(r.event.date), r.event.lessons,
+                      r.event.smart_lessons) for k, r in usage.items()}
+        new = [k for k in sorted(usage) if k not in existing]
+        inserted = self.db.insert_new(
+            c, "INSERT INTO usage_daily (k, school, room, date, week, revision, "
+            "envelope_id, lessons, smart_lessons, recordings, recorded_lessons, "
+            "received_at, data) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+            "ON CONFLICT (k) DO NOTHING",
+            [(k, usage[k].school, usage[k].room, usage[k].event.date, shares[k][3],
+              usage[k].revision, usage[k].id, usage[k].event.lessons,
+              usage[k].event.smart_lessons, usage[k].event.recordings,
+              usage[k].event.recorded_lessons, now, usage[k].raw.decode("utf-8", "replace"))
+             for k in new])
+        raced = []
+        for k, ok in zip(new, inserted, strict=True):
+            if ok:
+                counts["usage:stored"] += 1
+                self._usage_share(shares[k], +1, week)
+            else:
+                raced.append(k)
+        if raced:
+            existing.update(self._existing(c, "usage_daily", cols, raced))
+        fresh = set(new) - set(raced)
+        for k in sorted(k for k in usage if k not in fresh):
+            rec, old = usage[k], existing[k]
             u: ev.UsageDaily = rec.event
-            share = (rec.school, rec.room, u.date, iso_week(u.date), u.lessons, u.smart_lessons)
-            old = existing.get(k)
-            if old is None:
-                cur = c.execute(
-                    "INSERT INTO usage_daily (k, school, room, date, week, revision, "
-                    "envelope_id, lessons, smart_lessons, recordings, recorded_lessons, "
-                    "received_at, data) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
-                    "ON CONFLICT (k) DO NOTHING",
-                    (k, rec.school, rec.room, u.date, share[3], rec.revision, rec.id,
-                     u.lessons, u.smart_lessons, u.recordings, u.recorded_lessons, now,
-                     rec.raw.decode("utf-8", "replace")))
-                if cur.rowcount == 1:
-                    counts["usage:stored"] += 1
-                    self._usage_share(share, +1, week)
-                    continue
-                old = self._existing(c, "usage_daily", "school, room, date, week, lessons, "
-                                     "smart_lessons, revision", [k])[k]
             if rec.revision <= old[6]:
                 counts["usage:duplicate"] += 1
                 continue
@@ -329,7 +344,7 @@ class Store:
                 (rec.revision, rec.id, u.lessons, u.smart_lessons, u.recordings,
                  u.recorded_lessons, now, rec.raw.decode("utf-8", "replace"), k))
             counts["usage:revised"] += 1
-            self._usage_share(share, +1, week)
+            self._usage_share(shares[k], +1, week)
 
     def _existing(self, c: Any, table: str, cols: str, keys: list[str]) -> dict[str, tuple]:
         out: dict[str, tuple] = {}
