@@ -140,27 +140,25 @@ def room_figures(cfg: DistrictConfig, term: TermSection, store: Store, *,
                  as_of: date | None = None) -> tuple[list[RoomFigures], list[str]]:
     as_of = as_of or today(cfg)
     weeks = school_weeks(term, as_of)
-    week_set = set(weeks)
     t = cfg.targets
-    week_rows: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
-    for r in store.term_weeks(term.name, school, room):
-        week_rows[(r["school"], r["room"])].append(r)
-    subj_rows: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
-    for r in store.term_subjects(term.name, school, room):
-        subj_rows[(r["school"], r["room"])].append(r)
+    totals = {(r["school"], r["room"]): r
+              for r in store.term_room_totals(term.name, weeks, school, room)}
+    smart_subjects: dict[tuple[str, str], list[str]] = defaultdict(list)
+    for r in store.term_smart_subjects(term.name, school, room):
+        smart_subjects[(r["school"], r["room"])].append(r["subject"])
     out: list[RoomFigures] = []
     for info in store.rooms(school, room):
         key = (info["school"], info["room"])
-        wr, sr = week_rows.get(key, []), subj_rows.get(key, [])
+        tot = totals.get(key) or {}
         reasons: dict[str, str] = {"quality_recordings": WHY_QUALITY}
         silent = info["first_seen"] is None
-        lessons = sum(r["lessons"] for r in wr)
-        smart = sum(r["smart_lessons"] for r in wr)
-        subjects = sorted(r["subject"] for r in sr if r["smart_lessons"] > 0 and r["subject"])
-        recorded = sum(r["recorded_lessons"] for r in wr)
+        lessons = int(tot.get("lessons") or 0)
+        smart = int(tot.get("smart_lessons") or 0)
+        subjects = sorted(smart_subjects.get(key, []))
+        recorded = int(tot.get("recorded_lessons") or 0)
         is_rec = "recording" in info["capabilities"] or recorded > 0
-        rec_weeks = sum(1 for r in wr if r["recorded_lessons"] > 0 and r["week"] in week_set)
-        live_known = sum(r["live_known"] for r in wr)
+        rec_weeks = int(tot.get("recorded_weeks") or 0)
+        live_known = int(tot.get("live_known") or 0)
         class_rate = _rate(smart, t.required_smart_lessons)
         subject_rate = _rate(len(subjects), t.required_subjects)
         weekly_rate = _rate(rec_weeks, len(weeks)) if is_rec else None
@@ -180,9 +178,9 @@ def room_figures(cfg: DistrictConfig, term: TermSection, store: Store, *,
             recording_room=is_rec, recorded_lessons=recorded,
             recorded_weeks=rec_weeks if is_rec else None, school_weeks=len(weeks),
             recording_room_weekly_rate=weekly_rate, quality_recordings=None,
-            live_lessons=sum(r["live_lessons"] for r in wr) if live_known else None,
-            usage_lessons=sum(r["usage_lessons"] for r in wr),
-            minutes=round(sum(r["minutes"] for r in wr), 3), reasons=reasons))
+            live_lessons=int(tot.get("live_lessons") or 0) if live_known else None,
+            usage_lessons=int(tot.get("usage_lessons") or 0),
+            minutes=round(float(tot.get("minutes") or 0), 3), reasons=reasons))
     return out, weeks
 
 
@@ -263,21 +261,12 @@ def weekly_series(cfg: DistrictConfig, store: Store, term_name: str, *,
     """Per ISO week of the term: what was taught (for charts)."""
     term = cfg.term(term_name)
     weeks = set(school_weeks(term, as_of or today(cfg)))
-    acc: dict[str, list[int]] = defaultdict(lambda: [0] * 6)
-    for r in store.term_weeks(term.name, school, room):
-        a = acc[r["week"]]
-        a[0] += r["lessons"] > 0
-        a[1] += r["lessons"]
-        a[2] += r["smart_lessons"]
-        a[3] += r["recorded_lessons"]
-        a[4] += r["recorded_lessons"] > 0
-        a[5] += r["usage_lessons"]
-    for wk in weeks:
-        acc[wk]  # a school week with nothing taught is still a row
-    return [WeekFigures(week=wk, school_week=wk in weeks, rooms_with_lessons=a[0], lessons=a[1],
-                        smart_lessons=a[2], recorded_lessons=a[3], rooms_recorded=a[4],
-                        usage_lessons=a[5])
-            for wk, a in sorted(acc.items())]
+    cols = ("rooms_with_lessons", "lessons", "smart_lessons", "recorded_lessons",
+            "rooms_recorded", "usage_lessons")
+    acc = {r["week"]: r for r in store.term_week_totals(term.name, school, room)}
+    return [WeekFigures(week=wk, school_week=wk in weeks,
+                        **{c: int((acc.get(wk) or {}).get(c) or 0) for c in cols})
+            for wk in sorted(set(acc) | weeks)]
 
 
 def to_builtins(obj: Any) -> Any:

@@ -465,6 +465,34 @@ class Store:
         return self._rows(f"SELECT school, room, week, {', '.join(WEEK_COLS)} FROM agg_week "
                           f"WHERE term = ?{where} ORDER BY school, room, week", [term, *params])
 
+    def term_room_totals(self, term: str, weeks: Sequence[str], school: str | None = None,
+                         room: str | None = None) -> list[dict[str, Any]]:
+        """Per room: the term's sums, and how many of ``weeks`` had a recorded lesson."""
+        where, params = self._where(school, room, "AND")
+        sums = ", ".join(f"SUM({c}) AS {c}" for c in WEEK_COLS)
+        marks = ", ".join("?" * len(weeks)) or "''"
+        return self._rows(
+            f"SELECT school, room, {sums}, SUM(CASE WHEN recorded_lessons > 0 AND week IN "
+            f"({marks}) THEN 1 ELSE 0 END) AS recorded_weeks FROM agg_week WHERE term = ?"
+            f"{where} GROUP BY school, room", [*weeks, term, *params])
+
+    def term_week_totals(self, term: str, school: str | None = None,
+                         room: str | None = None) -> list[dict[str, Any]]:
+        where, params = self._where(school, room, "AND")
+        return self._rows(
+            "SELECT week, SUM(CASE WHEN lessons > 0 THEN 1 ELSE 0 END) AS rooms_with_lessons, "
+            "SUM(lessons) AS lessons, SUM(smart_lessons) AS smart_lessons, "
+            "SUM(recorded_lessons) AS recorded_lessons, "
+            "SUM(CASE WHEN recorded_lessons > 0 THEN 1 ELSE 0 END) AS rooms_recorded, "
+            f"SUM(usage_lessons) AS usage_lessons FROM agg_week WHERE term = ?{where} "
+            "GROUP BY week ORDER BY week", [term, *params])
+
+    def term_smart_subjects(self, term: str, school: str | None = None,
+                            room: str | None = None) -> list[dict[str, Any]]:
+        where, params = self._where(school, room, "AND")
+        return self._rows("SELECT school, room, subject FROM agg_subject WHERE term = ? AND "
+                          f"smart_lessons > 0 AND subject <> ''{where}", [term, *params])
+
     def term_subjects(self, term: str, school: str | None = None,
                       room: str | None = None) -> list[dict[str, Any]]:
         where, params = self._where(school, room, "AND")
