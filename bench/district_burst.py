@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
 import os
 import shutil
 import sqlite3
@@ -34,6 +35,8 @@ from district.simulate.fleet import Message, _Room, build
 from tests.conftest import Mosquitto
 
 ROOT = Path(__file__).resolve().parents[1]
+_QUIET = logging.getLogger("burst.rooms")  # aiomqtt warns about every pending publish
+_QUIET.setLevel(logging.ERROR)
 
 
 def backlog(rooms: int, hours: float, health_every_s: int) -> dict[str, list[Message]]:
@@ -61,7 +64,7 @@ async def flush(root: str, msgs: list[Message], port: int, refused: list[str]) -
     try:
         async with aiomqtt.Client("127.0.0.1", port, identifier=f"room-{root}",
                                   protocol=MQTTv5, max_inflight_messages=100,
-                                  timeout=120) as c:
+                                  timeout=120, logger=_QUIET) as c:
             await asyncio.gather(*(c.publish(m.topic, m.payload, qos=1) for m in msgs))
     except aiomqtt.MqttError as e:
         refused.append(f"{root}: {e}")
