@@ -24,7 +24,11 @@ def _open_store(cfg: DistrictConfig):
 async def _run(cfg: DistrictConfig) -> int:
     from district.ingest.collector import Collector
 
-    store = await asyncio.to_thread(_open_store, cfg)
+    try:
+        store = await asyncio.to_thread(_open_store, cfg)
+    except Exception as e:  # a clear line for the journal; systemd restarts us
+        print(f"storage.url: cannot open: {e}", file=sys.stderr)
+        return 1
     collector = Collector(cfg, store)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

@@ -96,8 +96,8 @@ class Store:
         return MIGRATIONS[-1][0]
 
     def schema_version(self) -> int:
-        with self.db.reading() as c:
-            return c.execute("SELECT max(version) FROM schema_migrations").fetchone()[0]
+        return self._read(lambda c: c.execute("SELECT max(version) FROM schema_migrations")
+                          .fetchone()[0])
 
     def sync_roster(self, rooms: Iterable[tuple[str, str]]) -> None:
         rows = sorted(set(rooms))
@@ -149,7 +149,7 @@ class Store:
                 return counts
             except Exception as e:
                 if attempt + 1 < attempts and self.db.retryable(e):
-                    log.warning("storage: batch conflict, retrying: %s", e)
+                    log.warning("storage: batch failed, retrying: %s", e)
                     time.sleep(0.05 * (attempt + 1))
                     continue
                 raise
@@ -432,11 +432,24 @@ class Store:
 
     # ----------------------------------------------------------------- reads
 
-    def _rows(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
+    def _read(self, fn: Any) -> Any:
+        """Run a read; once more on a fresh connection if the server dropped ours."""
+        try:
+            with self.db.reading() as c:
+                return fn(c)
+        except Exception as e:
+            if not self.db.retryable(e):
+                raise
         with self.db.reading() as c:
+            return fn(c)
+
+    def _rows(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
+        def run(c: Any) -> list[dict[str, Any]]:
             cur = c.execute(sql, params)
             names = [d[0] for d in cur.description]
             return [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
+
+        return self._read(run)
 
     @staticmethod
     def _where(school: str | None, room: str | None, first: str = "WHERE") -> tuple[str, list]:
@@ -500,12 +513,6 @@ class Store:
                           f"FROM agg_subject WHERE term = ?{where} ORDER BY school, room, subject",
                           [term, *params])
 
-    def recording_rooms(self) -> set[tuple[str, str]]:
-        """Rooms that ever recorded a lesson (with the ``recording`` capability, below)."""
-        rows = self._rows("SELECT DISTINCT school, room FROM agg_subject "
-                          "WHERE recorded_lessons > 0")
-        return {(r["school"], r["room"]) for r in rows}
-
     def seq_state(self, school: str | None = None,
                   room: str | None = None) -> list[dict[str, Any]]:
         where, params = self._where(school, room)
@@ -542,8 +549,8 @@ class Store:
 
     def count(self, table: str) -> int:
         assert table in ("lessons", "usage_daily", "events", "dead_letters", "rooms", "health")
-        with self.db.reading() as c:
-            return int(c.execute(f"SELECT count(*) FROM {table}").fetchone()[0])
+        return self._read(lambda c: int(c.execute(f"SELECT count(*) FROM {table}")
+                                        .fetchone()[0]))
 
 
 class SeqState:

@@ -41,6 +41,13 @@ class Postgres:
     def start(self) -> None:
         self._run("initdb", "-D", f"{self.dir}/data", "-A", "trust", "-U", "postgres",
                   "--no-sync")
+        self.resume()
+
+    def pause(self) -> None:
+        """Stop the server, keeping its data (``resume()`` starts it again)."""
+        self._run("pg_ctl", "-D", f"{self.dir}/data", "-m", "fast", "-w", "stop")
+
+    def resume(self) -> None:
         self._run("pg_ctl", "-D", f"{self.dir}/data", "-o",
                   f"-p {self.port} -k {self.dir} -c listen_addresses=127.0.0.1 -c fsync=off "
                   "-c max_connections=50", "-l", f"{self.dir}/log", "-w", "start")
@@ -70,6 +77,19 @@ def postgres() -> Iterator[Postgres]:
         import psycopg  # noqa: F401
     except ImportError:
         pytest.skip("psycopg missing (pip install -e '.[test]')")
+    pg = Postgres()
+    try:
+        pg.start()
+        yield pg
+    finally:
+        pg.stop()
+
+
+@pytest.fixture
+def own_postgres() -> Iterator[Postgres]:
+    """A server of the test's own, for tests that stop and start it."""
+    if not (PG_BIN / "initdb").exists():
+        pytest.skip("PostgreSQL 15 binaries missing (scripts/setup.sh --tests installs them)")
     pg = Postgres()
     try:
         pg.start()

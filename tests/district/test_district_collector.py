@@ -105,3 +105,30 @@ def test_a_restarted_collector_gets_what_arrived_while_it_was_away(mosquitto, tm
     finally:
         col.stop()
         store.close()
+
+
+def test_the_database_going_away_stops_nothing_and_loses_nothing(mosquitto, own_postgres):
+    url = own_postgres.new_database()
+    cfg = _cfg(mosquitto, url)
+    store = Store.open(cfg.storage.url, cfg.terms)
+    col = Collector(cfg, store)
+    first = build(4, 1, 1, START, seed=21, faults=False)
+    second = build(4, 1, 1, date(2026, 9, 8), seed=22, faults=False)
+    try:
+        col.start()
+        _wait(lambda: col.stats.subscribed)
+        publish(first.messages, mosquitto.url)
+        _wait(lambda: store.count("lessons") == len(first.truth.lessons))
+        own_postgres.pause()
+        publish(second.messages, mosquitto.url)  # received, cannot be committed
+        _wait(lambda: col.stats.store_errors > 0)
+        acked = col.stats.acked
+        time.sleep(0.5)
+        assert col.stats.acked == acked  # nothing acknowledged while nothing commits
+        own_postgres.resume()
+        want = len(first.truth.lessons) + len(second.truth.lessons)
+        _wait(lambda: store.count("lessons") == want, timeout=60)
+        assert store.counters()["lessons:stored"] == want
+    finally:
+        col.stop()
+        store.close()
