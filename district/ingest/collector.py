@@ -24,7 +24,7 @@ import queue
 import ssl
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -59,7 +59,6 @@ class IngestStats:
     connected: bool = False
     subscribed: bool = False
     last_batch_s: float = 0.0
-    extra: dict[str, int] = field(default_factory=dict)
 
 
 class Collector:
