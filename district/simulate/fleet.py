@@ -72,8 +72,12 @@ class _Room:
     def envelope(self, event: ev.Event, at: datetime) -> Message:
         route = ROUTES[type(event)]
         sub = route.topic_for(event)
-        self.seq[sub] += 1
-        env = Envelope(v=SCHEMA_VERSION, id=uuid7(), seq=self.seq[sub], ts=event.ts,
+        if route.retained:
+            seq = 0  # like the agent: status is sent at connect, outside the outbox's seq
+        else:
+            self.seq[sub] += 1
+            seq = self.seq[sub]
+        env = Envelope(v=SCHEMA_VERSION, id=uuid7(), seq=seq, ts=event.ts,
                        school=self.school, room=self.room, type=route.type, data=event)
         return Message(f"{self.root}/{sub}", encode(env), route.retained, at)
 
