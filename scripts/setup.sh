@@ -16,7 +16,8 @@ if [ "$want_tests" = 1 ]; then
   # fonts-noto-cjk: without a CJK font Chromium draws the zh-CN pages as empty boxes
   debs+=(openssl chromium chromium-driver fonts-noto-cjk socat python3-gi gir1.2-gst-rtsp-server-1.0
          gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-ugly
-         gstreamer1.0-plugins-bad gstreamer1.0-tools)
+         gstreamer1.0-plugins-bad gstreamer1.0-tools
+         postgresql)  # postgresql: the district collector's PostgreSQL tests
 fi
 
 missing=()

@@ -1,0 +1,125 @@
+"""A term report as JSON, CSV or an xlsx workbook (XlsxWriter).
+
+CSV and xlsx carry the same rows as the JSON, with a two-part header: Chinese and English
+(``课时达标率 class_hour_rate``). The CSV holds the room rows, then the school rows, then
+the district row, each block with its own header and a ``level`` column; the workbook has
+one sheet per level. Rates are fractions; the workbook shows them as percentages.
+A null figure is an empty cell; its reason is in the ``reasons`` column.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from typing import Any
+
+import msgspec
+
+from district.kpi.engine import Report
+
+HEADERS: dict[str, str] = {
+    "school": "学校", "room": "教室", "state": "在线状态", "last_seen": "最近上报",
+    "silent": "从未上报", "lessons": "开课节数", "smart_lessons": "智慧课堂课时",
+    "class_hour_rate": "课时达标率", "subjects_taught": "开设学科数", "subject_rate": "学科达标率",
+    "subjects": "学科", "recording_room": "录播教室", "recorded_lessons": "录播课时",
+    "recorded_weeks": "录播使用周数", "school_weeks": "教学周数",
+    "recording_room_weekly_rate": "录播教室周使用率", "quality_recordings": "精品课数",
+    "live_lessons": "异地同步教学次数", "usage_lessons": "日报课时", "minutes": "授课分钟",
+    "rooms": "教室数", "reporting_rooms": "上报教室数", "silent_rooms": "未上报教室数",
+    "smart_lessons_per_room": "平均智慧课时", "rooms_meeting_class_hours": "课时达标教室数",
+    "subjects_per_room": "平均学科数", "rooms_meeting_subjects": "学科达标教室数",
+    "recording_rooms": "录播教室数", "recording_rooms_weekly": "每周使用录播教室数",
+    "quality_recordings_by_subject": "各学科精品课数", "live_lessons_rate": "异地同步达标率",
+    "homework_by_class_subject": "各班各科平板作业数", "schools": "学校数", "name": "名称",
+    "reasons": "空值原因",
+}
+RATES = {"class_hour_rate", "subject_rate", "recording_room_weekly_rate", "live_lessons_rate"}
+LEVELS = (("rooms", "教室 rooms"), ("schools", "学校 schools"), ("district", "区县 district"))
+
+
+def to_json(report: Report) -> bytes:
+    return msgspec.json.format(msgspec.json.encode(report), indent=2) + b"\n"
+
+
+def _rows(report: Report) -> dict[str, list[dict[str, Any]]]:
+    b = msgspec.to_builtins(report)
+    return {"rooms": b["rooms"], "schools": b["schools"], "district": [b["district"]]}
+
+
+def _cell(value: Any) -> Any:
+    if value is None:
+        return ""
+    if isinstance(value, list):
+        return ";".join(map(str, value))
+    if isinstance(value, dict):
+        return "; ".join(f"{k}: {v}" for k, v in value.items())
+    return value
+
+
+def header(col: str) -> str:
+    return f"{HEADERS[col]} {col}" if col in HEADERS else col
+
+
+def to_csv(report: Report) -> bytes:
+    out = io.StringIO()
+    w = csv.writer(out)
+    w.writerow(["term", report.term.name, report.term.start, report.term.end,
+                f"as_of {report.term.as_of}"])
+    for level, rows in _rows(report).items():
+        if not rows:
+            continue
+        cols = list(rows[0])
+        w.writerow(["层级 level", *(header(c) for c in cols)])
+        for r in rows:
+            w.writerow([level, *(_cell(r[c]) for c in cols)])
+    return ("\ufeff" + out.getvalue()).encode("utf-8")  # BOM: Excel opens it as UTF-8
+
+
+def to_xlsx(report: Report) -> bytes:
+    import xlsxwriter
+
+    buf = io.BytesIO()
+    wb = xlsxwriter.Workbook(buf, {"in_memory": True})
+    bold = wb.add_format({"bold": True, "text_wrap": True, "valign": "top"})
+    pct = wb.add_format({"num_format": "0.00%"})
+    for level, title in LEVELS:
+        rows = _rows(report)[level]
+        ws = wb.add_worksheet(title)
+        cols = list(rows[0]) if rows else list(HEADERS)
+        for j, c in enumerate(cols):
+            ws.write(0, j, header(c), bold)
+            ws.set_column(j, j, 14, pct if c in RATES else None)
+        for i, r in enumerate(rows, start=1):
+            for j, c in enumerate(cols):
+                v = _cell(r[c])
+                if v == "":
+                    ws.write_blank(i, j, None)
+                elif c in RATES:
+                    ws.write_number(i, j, v, pct)
+                else:
+                    ws.write(i, j, v)
+        ws.freeze_panes(1, 0)
+    info = wb.add_worksheet("学期 term")
+    t = msgspec.to_builtins(report.term)
+    for i, (k, v) in enumerate([*t.items(),
+                                *msgspec.to_builtins(report.targets).items()]):
+        info.write(i, 0, k, bold)
+        info.write(i, 1, _cell(v))
+    wb.close()
+    return buf.getvalue()
+
+
+def render(report: Report, fmt: str) -> bytes:
+    match fmt:
+        case "json":
+            return to_json(report)
+        case "csv":
+            return to_csv(report)
+        case "xlsx":
+            return to_xlsx(report)
+    raise ValueError(f"unknown format {fmt!r}")
+
+
+def as_dict(report: Report) -> dict[str, Any]:
+    return json.loads(msgspec.json.encode(report))

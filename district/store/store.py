@@ -1,0 +1,594 @@
+"""What the collector keeps, on SQLite or PostgreSQL: one write path (``apply``, one batch in
+one transaction) and the reads the KPI engine and the web API need.
+
+Idempotent by construction: a lesson is keyed by (school, room, lesson_id) whatever its
+envelope id and the highest ``revision`` wins; a daily usage record by (school, room, date)
+likewise; events by envelope id. Aggregates per term (``agg_week``, ``agg_subject``) are
+kept in step inside the same transaction (the old version's share is taken out when a
+revision replaces it), so a term report reads a few rows per room.
+
+Rows are locked in one global order (table by table, keys sorted) so two collectors on one
+PostgreSQL never deadlock each other; a conflict that happens anyway is retried.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import time
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from datetime import UTC, date, datetime
+from typing import Any
+
+import msgspec
+
+from agent import events as ev
+from district.ingest.parse import DeadLetter, Record
+from district.store.db import Database, open_db
+from district.store.schema import MIGRATIONS
+
+log = logging.getLogger(__name__)
+
+MAX_SEQ_JUMP = 1_000_000  # a larger jump is a reset (a new outbox), not a gap
+MAX_HOLES = 200  # intervals remembered per room and topic
+WEEK_COLS = ("lessons", "smart_lessons", "recorded_lessons", "minutes", "live_lessons",
+             "live_known", "usage_days", "usage_lessons", "usage_smart_lessons")
+SUBJECT_COLS = ("lessons", "smart_lessons", "recorded_lessons", "live_lessons", "live_known")
+
+
+class TermSpan(msgspec.Struct, frozen=True):
+    name: str
+    start: str  # YYYY-MM-DD
+    end: str
+
+
+def now_iso() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def iso_week(day: str) -> str:
+    y, w, _ = date.fromisoformat(day).isocalendar()
+    return f"{y}-W{w:02d}"
+
+
+def _key(*parts: str) -> str:
+    return "/".join(parts)
+
+
+class Store:
+    def __init__(self, db: Database, terms: Sequence[TermSpan] = ()) -> None:
+        self.db = db
+        self.terms = list(terms)
+        self._batches = 0
+
+    @classmethod
+    def open(cls, url: str, terms: Sequence[Any] = (), schools: Sequence[Any] = ()) -> Store:
+        """Open, migrate, load the roster and bring aggregates in step with the terms."""
+        spans = [TermSpan(t.name, str(t.start), str(t.end)) for t in terms]
+        store = cls(open_db(url), spans)
+        store.migrate()
+        store.sync_roster([(s.id, r) for s in schools for r in s.rooms])
+        store.sync_terms()
+        return store
+
+    def close(self) -> None:
+        self.db.close()
+
+    # ----------------------------------------------------------------- schema
+
+    def migrate(self) -> int:
+        """Apply missing migrations; returns the schema version."""
+        with self.db.transaction() as c:
+            self.db.migration_lock(c)
+            c.execute("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY"
+                      " KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)")
+            done = {r[0] for r in c.execute("SELECT version FROM schema_migrations").fetchall()}
+            for version, name, statements in MIGRATIONS:
+                if version in done:
+                    continue
+                for sql in statements:
+                    c.execute(self.db.ddl(sql))
+                c.execute("INSERT INTO schema_migrations VALUES (?, ?, ?)",
+                          (version, name, now_iso()))
+                log.info("storage: applied migration %d (%s)", version, name)
+        return MIGRATIONS[-1][0]
+
+    def schema_version(self) -> int:
+        return self._read(lambda c: c.execute("SELECT max(version) FROM schema_migrations")
+                          .fetchone()[0])
+
+    def sync_roster(self, rooms: Iterable[tuple[str, str]]) -> None:
+        rows = sorted(set(rooms))
+        if not rows:
+            return
+        with self.db.transaction() as c:
+            for school, room in rows:
+                c.execute("INSERT INTO rooms (school, room, in_roster) VALUES (?, ?, 1) "
+                          "ON CONFLICT (school, room) DO UPDATE SET in_roster = 1",
+                          (school, room))
+
+    def sync_terms(self) -> bool:
+        """Rebuild the aggregates when the configured terms changed; True if rebuilt."""
+        fp = hashlib.sha256(msgspec.json.encode(self.terms)).hexdigest()
+        with self.db.transaction() as c:
+            self.db.migration_lock(c)
+            row = c.execute("SELECT value FROM meta WHERE key = 'terms'").fetchone()
+            if row and row[0] == fp:
+                return False
+            c.execute("DELETE FROM agg_week")
+            c.execute("DELETE FROM agg_subject")
+            week: dict[tuple, list[float]] = defaultdict(lambda: [0] * len(WEEK_COLS))
+            subj: dict[tuple, list[float]] = defaultdict(lambda: [0] * len(SUBJECT_COLS))
+            for r in c.execute("SELECT school, room, date, week, subject, smart, recorded, "
+                               "minutes, live FROM lessons").fetchall():
+                self._lesson_share(r, +1, week, subj)
+            for r in c.execute("SELECT school, room, date, week, lessons, smart_lessons "
+                               "FROM usage_daily").fetchall():
+                self._usage_share(r, +1, week)
+            self._apply_aggs(c, week, subj)
+            c.execute("INSERT INTO meta (key, value) VALUES ('terms', ?) ON CONFLICT (key) "
+                      "DO UPDATE SET value = excluded.value", (fp,))
+        log.info("storage: aggregates rebuilt for %d term(s)", len(self.terms))
+        return True
+
+    # ----------------------------------------------------------------- write path
+
+    def apply(self, items: Sequence[Record | DeadLetter], dead_letter_max: int = 100_000,
+              attempts: int = 5) -> dict[str, int]:
+        """Store one batch in one transaction; returns the counter increments it made."""
+        received_at = now_iso()
+        for attempt in range(attempts):
+            try:
+                with self.db.transaction() as c:
+                    counts = self._apply(c, items, received_at)
+                    self._batches += 1
+                    if self._batches % 100 == 0:
+                        self._trim_dead_letters(c, dead_letter_max)
+                return counts
+            except Exception as e:
+                if attempt + 1 < attempts and self.db.retryable(e):
+                    log.warning("storage: batch failed, retrying: %s", e)
+                    time.sleep(0.05 * (attempt + 1))
+                    continue
+                raise
+        raise AssertionError("unreachable")
+
+    def _apply(self, c: Any, items: Sequence[Record | DeadLetter], now: str) -> dict[str, int]:
+        counts: dict[str, int] = defaultdict(int)
+        week: dict[tuple, list[float]] = defaultdict(lambda: [0] * len(WEEK_COLS))
+        subj: dict[tuple, list[float]] = defaultdict(lambda: [0] * len(SUBJECT_COLS))
+        lessons: dict[str, Record] = {}
+        usage: dict[str, Record] = {}
+        events: list[Record] = []
+        status: dict[tuple[str, str], Record] = {}
+        health: dict[tuple[str, str], tuple[Record, int]] = {}
+        seqs: dict[str, list[int]] = defaultdict(list)
+        seen: dict[tuple[str, str], str] = {}
+        dead: list[DeadLetter] = []
+        for item in items:
+            if isinstance(item, DeadLetter):
+                dead.append(item)
+                counts[f"dead_letters:{item.reason}"] += 1
+                continue
+            counts[f"received:{item.type}"] += 1
+            seen[(item.school, item.room)] = now
+            seqs[_key(item.school, item.room, item.sub)].append(item.seq)
+            match item.event:
+                case ev.LessonSummary():
+                    k = _key(item.school, item.room, item.event.lesson_id)
+                    if k not in lessons or item.revision > lessons[k].revision:
+                        if k in lessons:
+                            counts["lessons:superseded"] += 1
+                        lessons[k] = item
+                    else:
+                        counts["lessons:duplicate"] += 1
+                case ev.UsageDaily():
+                    k = _key(item.school, item.room, item.event.date)
+                    if k not in usage or item.revision > usage[k].revision:
+                        if k in usage:
+                            counts["usage:superseded"] += 1
+                        usage[k] = item
+                    else:
+                        counts["usage:duplicate"] += 1
+                case ev.AgentStatus():
+                    key = (item.school, item.room)
+                    if key not in status or item.ts >= status[key].ts:
+                        status[key] = item
+                case ev.Health():
+                    key = (item.school, item.room)
+                    prev = health.get(key)
+                    n = prev[1] + 1 if prev else 1
+                    health[key] = (item if not prev or item.ts >= prev[0].ts else prev[0], n)
+                case _:
+                    events.append(item)
+
+        self._write_lessons(c, lessons, now, counts, week, subj)
+        self._write_usage(c, usage, now, counts, week)
+        events.sort(key=lambda r: r.id)
+        stored = self.db.insert_new(
+            c, "INSERT INTO events (envelope_id, school, room, type, ts, lesson_id, action, "
+            "received_at, data) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
+            "ON CONFLICT (envelope_id) DO NOTHING",
+            [(item.id, item.school, item.room, item.type, item.ts,
+              getattr(item.event, "lesson_id", None), getattr(item.event, "action", None),
+              now, item.raw.decode("utf-8", "replace")) for item in events])
+        for ok in stored:
+            counts["events:stored" if ok else "events:duplicate"] += 1
+        self._write_seqs(c, seqs, counts)
+        self._apply_aggs(c, week, subj)
+        if seen:
+            c.executemany(
+                "INSERT INTO rooms (school, room, first_seen, last_seen) VALUES (?, ?, ?, ?) "
+                "ON CONFLICT (school, room) DO UPDATE SET last_seen = excluded.last_seen, "
+                "first_seen = COALESCE(rooms.first_seen, excluded.first_seen)",
+                [(school, room, now, now) for school, room in sorted(seen)])
+        if status:
+            c.executemany(
+                "UPDATE rooms SET state = ?, version = ?, capabilities = ?, status_ts = ? "
+                "WHERE school = ? AND room = ? AND (status_ts IS NULL OR status_ts <= ?)",
+                [(item.event.state, item.event.version[:100],
+                  json.dumps(item.event.capabilities[:100]), item.ts, school, room, item.ts)
+                 for (school, room), item in sorted(status.items())])
+        if health:
+            c.executemany(
+                "INSERT INTO health (school, room, ts, samples, data) VALUES (?, ?, ?, ?, ?) "
+                "ON CONFLICT (school, room) DO UPDATE SET samples = health.samples + "
+                "excluded.samples, ts = CASE WHEN excluded.ts >= health.ts THEN excluded.ts "
+                "ELSE health.ts END, data = CASE WHEN excluded.ts >= health.ts THEN "
+                "excluded.data ELSE health.data END",
+                [(school, room, item.ts, n, item.raw.decode("utf-8", "replace"))
+                 for (school, room), (item, n) in sorted(health.items())])
+        for d in dead:
+            c.execute("INSERT INTO dead_letters (received_at, topic, reason, detail, payload) "
+                      "VALUES (?, ?, ?, ?, ?)",
+                      (now, d.topic[:500], d.reason, d.detail, d.payload[:65536]))
+        self._bump(c, counts)
+        return dict(counts)
+
+    def _write_lessons(self, c: Any, lessons: dict[str, Record], now: str,
+                       counts: dict[str, int], week: dict, subj: dict) -> None:
+        if not lessons:
+            return
+        cols = "school, room, date, week, subject, smart, recorded, minutes, live, revision"
+        existing = self._existing(c, "lessons", cols, sorted(lessons))
+        rows: dict[str, tuple] = {}
+        for k, rec in lessons.items():
+            s: ev.LessonSummary = rec.event
+            rows[k] = (s.date, iso_week(s.date), s.subject, int(s.smart_classroom_use),
+                       int(s.recording.minutes > 0 or bool(s.recording.recordings)),
+                       float(s.minutes), None if rec.live is None else int(rec.live))
+        new = [k for k in sorted(lessons) if k not in existing]
+        inserted = self.db.insert_new(
+            c, "INSERT INTO lessons (k, school, room, lesson_id, envelope_id, seq, "
+            "revision, date, week, subject, class_id, teacher, kind, smart, recorded, "
+            "minutes, live, start_ts, end_ts, received_at, data) VALUES "
+            "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+            "ON CONFLICT (k) DO NOTHING",
+            [(k, lessons[k].school, lessons[k].room, lessons[k].event.lesson_id, lessons[k].id,
+              lessons[k].seq, lessons[k].revision, *rows[k][:3],
+              lessons[k].event.class_id[:200], lessons[k].event.teacher[:200],
+              lessons[k].event.kind, *rows[k][3:], lessons[k].event.start.isoformat(),
+              lessons[k].event.end.isoformat(), now,
+              lessons[k].raw.decode("utf-8", "replace")) for k in new])
+        raced = []
+        for k, ok in zip(new, inserted, strict=True):
+            if ok:
+                counts["lessons:stored"] += 1
+                self._lesson_share((lessons[k].school, lessons[k].room, *rows[k]), +1, week,
+                                   subj)
+            else:  # another collector inserted it meanwhile: compare with theirs
+                raced.append(k)
+        if raced:
+            existing.update(self._existing(c, "lessons", cols, raced))
+        fresh = set(new) - set(raced)  # inserted by us just now
+        for k in sorted(k for k in lessons if k not in fresh):
+            rec, old, row = lessons[k], existing[k], rows[k]
+            s = rec.event
+            if rec.revision <= old[9]:
+                counts["lessons:duplicate"] += 1
+                continue
+            self._lesson_share(old[:9], -1, week, subj)
+            c.execute(
+                "UPDATE lessons SET envelope_id = ?, seq = ?, revision = ?, date = ?, week = ?, "
+                "subject = ?, class_id = ?, teacher = ?, kind = ?, smart = ?, recorded = ?, "
+                "minutes = ?, live = ?, start_ts = ?, end_ts = ?, received_at = ?, data = ?, "
+                "versions = versions + 1 WHERE k = ?",
+                (rec.id, rec.seq, rec.revision, *row[:3], s.class_id[:200], s.teacher[:200],
+                 s.kind, *row[3:], s.start.isoformat(), s.end.isoformat(), now,
+                 rec.raw.decode("utf-8", "replace"), k))
+            counts["lessons:revised"] += 1
+            self._lesson_share((rec.school, rec.room, *row), +1, week, subj)
+
+    def _write_usage(self, c: Any, usage: dict[str, Record], now: str,
+                     counts: dict[str, int], week: dict) -> None:
+        if not usage:
+            return
+        cols = "school, room, date, week, lessons, smart_lessons, revision"
+        existing = self._existing(c, "usage_daily", cols, sorted(usage))
+        shares = {k: (r.school, r.room, r.event.date, iso_week(r.event.date), r.event.lessons,
+                      r.event.smart_lessons) for k, r in usage.items()}
+        new = [k for k in sorted(usage) if k not in existing]
+        inserted = self.db.insert_new(
+            c, "INSERT INTO usage_daily (k, school, room, date, week, revision, "
+            "envelope_id, lessons, smart_lessons, recordings, recorded_lessons, "
+            "received_at, data) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+            "ON CONFLICT (k) DO NOTHING",
+            [(k, usage[k].school, usage[k].room, usage[k].event.date, shares[k][3],
+              usage[k].revision, usage[k].id, usage[k].event.lessons,
+              usage[k].event.smart_lessons, usage[k].event.recordings,
+              usage[k].event.recorded_lessons, now, usage[k].raw.decode("utf-8", "replace"))
+             for k in new])
+        raced = []
+        for k, ok in zip(new, inserted, strict=True):
+            if ok:
+                counts["usage:stored"] += 1
+                self._usage_share(shares[k], +1, week)
+            else:
+                raced.append(k)
+        if raced:
+            existing.update(self._existing(c, "usage_daily", cols, raced))
+        fresh = set(new) - set(raced)
+        for k in sorted(k for k in usage if k not in fresh):
+            rec, old = usage[k], existing[k]
+            u: ev.UsageDaily = rec.event
+            if rec.revision <= old[6]:
+                counts["usage:duplicate"] += 1
+                continue
+            self._usage_share(old[:6], -1, week)
+            c.execute(
+                "UPDATE usage_daily SET revision = ?, envelope_id = ?, lessons = ?, "
+                "smart_lessons = ?, recordings = ?, recorded_lessons = ?, received_at = ?, "
+                "data = ? WHERE k = ?",
+                (rec.revision, rec.id, u.lessons, u.smart_lessons, u.recordings,
+                 u.recorded_lessons, now, rec.raw.decode("utf-8", "replace"), k))
+            counts["usage:revised"] += 1
+            self._usage_share(shares[k], +1, week)
+
+    def _existing(self, c: Any, table: str, cols: str, keys: list[str]) -> dict[str, tuple]:
+        out: dict[str, tuple] = {}
+        for i in range(0, len(keys), 500):
+            chunk = keys[i:i + 500]
+            marks = ", ".join("?" * len(chunk))
+            for r in c.execute(f"SELECT k, {cols} FROM {table} WHERE k IN ({marks}) "
+                               f"ORDER BY k{self.db.for_update}", chunk).fetchall():
+                out[r[0]] = tuple(r[1:])
+        return out
+
+    def _terms_of(self, day: str) -> list[str]:
+        return [t.name for t in self.terms if t.start <= day <= t.end]
+
+    def _lesson_share(self, r: Sequence[Any], sign: int, week: dict, subj: dict) -> None:
+        school, room, day, wk, subject, smart, recorded, minutes, live = r
+        for term in self._terms_of(day):
+            w = week[(term, school, room, wk)]
+            s = subj[(term, school, room, subject)]
+            known = live is not None
+            for acc, vals in ((w, (1, smart, recorded, minutes, live or 0, int(known))),
+                              (s, (1, smart, recorded, live or 0, int(known)))):
+                idx = (0, 1, 2, 3, 4, 5) if acc is w else (0, 1, 2, 3, 4)
+                for i, v in zip(idx, vals, strict=True):
+                    acc[i] += sign * v
+
+    def _usage_share(self, r: Sequence[Any], sign: int, week: dict) -> None:
+        school, room, day, wk, lessons, smart = r
+        for term in self._terms_of(day):
+            w = week[(term, school, room, wk)]
+            w[6] += sign
+            w[7] += sign * lessons
+            w[8] += sign * smart
+
+    def _apply_aggs(self, c: Any, week: dict, subj: dict) -> None:
+        for table, keys, cols, deltas in (
+            ("agg_week", ("term", "school", "room", "week"), WEEK_COLS, week),
+            ("agg_subject", ("term", "school", "room", "subject"), SUBJECT_COLS, subj),
+        ):
+            rows = [(*k, *v) for k, v in sorted(deltas.items()) if any(v)]
+            if not rows:
+                continue
+            sets = ", ".join(f"{x} = {table}.{x} + excluded.{x}" for x in cols)
+            sql = (f"INSERT INTO {table} ({', '.join(keys + cols)}) VALUES "
+                   f"({', '.join('?' * (len(keys) + len(cols)))}) "
+                   f"ON CONFLICT ({', '.join(keys)}) DO UPDATE SET {sets}")
+            c.executemany(sql, rows)
+
+    def _write_seqs(self, c: Any, seqs: dict[str, list[int]], counts: dict[str, int]) -> None:
+        if not seqs:
+            return
+        cols = "max_seq, holes, missing, gaps, received, duplicates, resets"
+        existing = self._existing(c, "seq_state", cols, sorted(seqs))
+        rows = []
+        for k in sorted(seqs):
+            old = existing.get(k)
+            st = SeqState(*old[:1], json.loads(old[1]), *old[2:]) if old else SeqState()
+            for s in seqs[k]:
+                st.add(s)
+            counts["seq:gaps"] += st.gaps - (old[3] if old else 0)
+            school, room, topic = k.split("/", 2)
+            rows.append((k, school, room, topic, st.max_seq, json.dumps(st.holes), st.missing,
+                         st.gaps, st.received, st.duplicates, st.resets))
+        c.executemany(
+            f"INSERT INTO seq_state (k, school, room, topic, {cols}) VALUES "
+            "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (k) DO UPDATE SET "
+            "max_seq = excluded.max_seq, holes = excluded.holes, missing = excluded.missing, "
+            "gaps = excluded.gaps, received = excluded.received, "
+            "duplicates = excluded.duplicates, resets = excluded.resets", rows)
+
+    def _bump(self, c: Any, counts: dict[str, int]) -> None:
+        rows = sorted((k, v) for k, v in counts.items() if v)
+        if rows:
+            c.executemany("INSERT INTO counters (name, value) VALUES (?, ?) ON CONFLICT (name) "
+                          "DO UPDATE SET value = counters.value + excluded.value", rows)
+
+    def _trim_dead_letters(self, c: Any, keep: int) -> None:
+        row = c.execute("SELECT max(id) FROM dead_letters").fetchone()
+        if row and row[0] and row[0] > keep:
+            c.execute("DELETE FROM dead_letters WHERE id <= ?", (row[0] - keep,))
+
+    def bump(self, counts: dict[str, int]) -> None:
+        with self.db.transaction() as c:
+            self._bump(c, counts)
+
+    # ----------------------------------------------------------------- reads
+
+    def _read(self, fn: Any) -> Any:
+        """Run a read; once more on a fresh connection if the server dropped ours."""
+        try:
+            with self.db.reading() as c:
+                return fn(c)
+        except Exception as e:
+            if not self.db.retryable(e):
+                raise
+        with self.db.reading() as c:
+            return fn(c)
+
+    def _rows(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
+        def run(c: Any) -> list[dict[str, Any]]:
+            cur = c.execute(sql, params)
+            names = [d[0] for d in cur.description]
+            return [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
+
+        return self._read(run)
+
+    @staticmethod
+    def _where(school: str | None, room: str | None, first: str = "WHERE") -> tuple[str, list]:
+        parts, params = [], []
+        if school is not None:
+            parts.append("school = ?")
+            params.append(school)
+        if room is not None:
+            parts.append("room = ?")
+            params.append(room)
+        return (f" {first} " + " AND ".join(parts) if parts else ""), params
+
+    def rooms(self, school: str | None = None, room: str | None = None) -> list[dict[str, Any]]:
+        where, params = self._where(school, room)
+        rows = self._rows("SELECT school, room, in_roster, first_seen, last_seen, state, "
+                          f"version, capabilities, status_ts FROM rooms{where} "
+                          "ORDER BY school, room", params)
+        for r in rows:
+            r["capabilities"] = json.loads(r["capabilities"]) if r["capabilities"] else []
+            r["in_roster"] = bool(r["in_roster"])
+        return rows
+
+    def term_weeks(self, term: str, school: str | None = None,
+                   room: str | None = None) -> list[dict[str, Any]]:
+        where, params = self._where(school, room, "AND")
+        return self._rows(f"SELECT school, room, week, {', '.join(WEEK_COLS)} FROM agg_week "
+                          f"WHERE term = ?{where} ORDER BY school, room, week", [term, *params])
+
+    def term_room_totals(self, term: str, weeks: Sequence[str], school: str | None = None,
+                         room: str | None = None) -> list[dict[str, Any]]:
+        """Per room: the term's sums, and how many of ``weeks`` had a recorded lesson."""
+        where, params = self._where(school, room, "AND")
+        sums = ", ".join(f"SUM({c}) AS {c}" for c in WEEK_COLS)
+        marks = ", ".join("?" * len(weeks)) or "''"
+        return self._rows(
+            f"SELECT school, room, {sums}, SUM(CASE WHEN recorded_lessons > 0 AND week IN "
+            f"({marks}) THEN 1 ELSE 0 END) AS recorded_weeks FROM agg_week WHERE term = ?"
+            f"{where} GROUP BY school, room", [*weeks, term, *params])
+
+    def term_week_totals(self, term: str, school: str | None = None,
+                         room: str | None = None) -> list[dict[str, Any]]:
+        where, params = self._where(school, room, "AND")
+        return self._rows(
+            "SELECT week, SUM(CASE WHEN lessons > 0 THEN 1 ELSE 0 END) AS rooms_with_lessons, "
+            "SUM(lessons) AS lessons, SUM(smart_lessons) AS smart_lessons, "
+            "SUM(recorded_lessons) AS recorded_lessons, "
+            "SUM(CASE WHEN recorded_lessons > 0 THEN 1 ELSE 0 END) AS rooms_recorded, "
+            f"SUM(usage_lessons) AS usage_lessons FROM agg_week WHERE term = ?{where} "
+            "GROUP BY week ORDER BY week", [term, *params])
+
+    def term_smart_subjects(self, term: str, school: str | None = None,
+                            room: str | None = None) -> list[dict[str, Any]]:
+        where, params = self._where(school, room, "AND")
+        return self._rows("SELECT school, room, subject FROM agg_subject WHERE term = ? AND "
+                          f"smart_lessons > 0 AND subject <> ''{where}", [term, *params])
+
+    def term_subjects(self, term: str, school: str | None = None,
+                      room: str | None = None) -> list[dict[str, Any]]:
+        where, params = self._where(school, room, "AND")
+        return self._rows(f"SELECT school, room, subject, {', '.join(SUBJECT_COLS)} "
+                          f"FROM agg_subject WHERE term = ?{where} ORDER BY school, room, subject",
+                          [term, *params])
+
+    def seq_state(self, school: str | None = None,
+                  room: str | None = None) -> list[dict[str, Any]]:
+        where, params = self._where(school, room)
+        return self._rows("SELECT school, room, topic, max_seq, missing, gaps, received, "
+                          f"duplicates, resets FROM seq_state{where} ORDER BY school, room, topic",
+                          params)
+
+    def counters(self) -> dict[str, int]:
+        return {r["name"]: int(r["value"])
+                for r in self._rows("SELECT name, value FROM counters ORDER BY name")}
+
+    def dead_letters(self, limit: int = 100) -> list[dict[str, Any]]:
+        rows = self._rows("SELECT id, received_at, topic, reason, detail, payload FROM "
+                          "dead_letters ORDER BY id DESC LIMIT ?", [limit])
+        for r in rows:
+            r["payload"] = bytes(r["payload"])[:2000].decode("utf-8", "replace")
+        return rows
+
+    def health(self, school: str | None = None, room: str | None = None) -> list[dict[str, Any]]:
+        where, params = self._where(school, room)
+        rows = self._rows(f"SELECT school, room, ts, samples, data FROM health{where} "
+                          "ORDER BY school, room", params)
+        for r in rows:
+            r["data"] = json.loads(r["data"])
+        return rows
+
+    def lessons(self, school: str, room: str, since: str = "",
+                until: str = "9999") -> list[dict[str, Any]]:
+        rows = self._rows("SELECT lesson_id, date, subject, class_id, teacher, kind, smart, "
+                          "recorded, minutes, live, revision, versions, envelope_id FROM lessons "
+                          "WHERE school = ? AND room = ? AND date >= ? AND date <= ? "
+                          "ORDER BY date, start_ts", [school, room, since, until])
+        return rows
+
+    def count(self, table: str) -> int:
+        assert table in ("lessons", "usage_daily", "events", "dead_letters", "rooms", "health")
+        return self._read(lambda c: int(c.execute(f"SELECT count(*) FROM {table}")
+                                        .fetchone()[0]))
+
+
+class SeqState:
+    """Highest seq seen and the holes below it, for one room and topic."""
+
+    def __init__(self, max_seq: int = 0, holes: list[list[int]] | None = None,
+                 missing: int = 0, gaps: int = 0, received: int = 0, duplicates: int = 0,
+                 resets: int = 0) -> None:
+        self.max_seq = max_seq
+        self.holes = holes or []
+        self.missing = missing
+        self.gaps = gaps
+        self.received = received
+        self.duplicates = duplicates
+        self.resets = resets
+
+    def add(self, s: int) -> None:
+        if self.received == 0 and self.max_seq == 0:
+            self.max_seq = s  # the first one seen is the baseline: what came before is unknown
+            self.received = 1
+            return
+        if s > self.max_seq:
+            if s - self.max_seq > MAX_SEQ_JUMP:
+                self.resets += 1  # a new outbox or a hostile seq: start over, no hole
+            elif s > self.max_seq + 1:
+                self.holes.append([self.max_seq + 1, s - 1])
+                self.missing += s - self.max_seq - 1
+                self.gaps += 1
+                if len(self.holes) > MAX_HOLES:
+                    self.holes.pop(0)  # stays counted as missing; can no longer be filled
+            self.max_seq = s
+            self.received += 1
+            return
+        for i, (a, b) in enumerate(self.holes):
+            if a <= s <= b:  # a late one fills its hole
+                repl = ([[a, s - 1]] if s > a else []) + ([[s + 1, b]] if s < b else [])
+                self.holes[i:i + 1] = repl
+                self.missing -= 1
+                self.received += 1
+                return
+        self.duplicates += 1
