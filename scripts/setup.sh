@@ -13,7 +13,8 @@ debs=(python3 python3-venv python3-dev mosquitto ffmpeg)
 if [ "$want_tests" = 1 ]; then
   debs+=(chromium chromium-driver socat python3-gi gir1.2-gst-rtsp-server-1.0
          gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-ugly
-         gstreamer1.0-plugins-bad gstreamer1.0-tools opencv-doc)
+         gstreamer1.0-plugins-bad gstreamer1.0-tools opencv-doc
+         nginx-light libnginx-mod-rtmp srt-tools)
 fi
 
 missing=()

@@ -1,0 +1,435 @@
+"""The live output: packets the recording's capture thread already has, pushed to a server.
+
+There is one camera connection: the recording's capture thread hands each packet to
+``LivePush.packet`` (a copy into a bounded queue, microseconds, never blocking), and this
+module's own thread muxes them to the server. The recording therefore never waits on the
+network: a slow or dead server fills the queue, packets are dropped there (counted) and
+the push starts again on the next keyframe.
+
+- RTMP/RTMPS: PyAV's bundled FFmpeg (``flv`` muxer, ``rtmp`` protocol). H.264 is copied.
+- SRT: PyAV's FFmpeg has no ``srt`` protocol, so MPEG-TS (copied H.264/H.265 + AAC) goes
+  over a pipe to a Debian ``ffmpeg -c copy`` (built with libsrt) that sends it. See
+  docs/live.md for why.
+
+Audio is copied when it is AAC, otherwise decoded and encoded to AAC here (G.711 from IP
+cameras). Timestamps start at 0 on every connection.
+
+Failures: a connection that cannot be made or breaks is an *outage* (reconnect with
+exponential backoff and full jitter while live lasts); a server that takes the connection
+and then drops it at once, twice in a row, is *refusing the stream* (wrong key): that ends
+the push with a clear reason instead of reconnecting forever.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import io
+import logging
+import queue
+import random
+import subprocess
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from fractions import Fraction
+
+import av
+
+from agent.live.target import Target
+from drivers.camera.source import StreamInfo
+
+log = logging.getLogger(__name__)
+
+QUEUE_PACKETS = 600  # ~10 s of 30 fps video + audio: a server hiccup is ridden out
+# a connection that breaks this soon after it was made, without the network being at
+# fault, is the server refusing the stream
+REFUSED_WITHIN_S = 3.0
+REFUSED_AFTER = 2  # ... this many times in a row
+# errors that say the server or the network is away (an outage), not that it refuses
+NETWORK_ERRNOS = frozenset({errno.ECONNREFUSED, errno.ETIMEDOUT, errno.EHOSTUNREACH,
+                            errno.ENETUNREACH, errno.EHOSTDOWN, errno.ENETDOWN,
+                            errno.EAI_AGAIN if hasattr(errno, "EAI_AGAIN") else -3})
+FLV_VIDEO = frozenset({"h264"})
+
+
+@dataclass
+class PushEvent:
+    kind: str  # connected | outage | refused | fault | stopped
+    at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    reason: str = ""
+
+
+@dataclass
+class _Source:
+    """Stream parameters of one camera connection, kept in a container of our own (the
+    capture may close its input while this thread still needs them)."""
+
+    holder: av.container.OutputContainer
+    video: av.VideoStream
+    audio: av.AudioStream | None  # AAC, copied
+    info: StreamInfo
+    vtb: float
+    atb: float
+    has_audio: bool = False
+    a_codec: str = ""  # to decode (anything else than AAC)
+    a_rate: int = 0
+    a_layout: str = ""
+    a_time_base: Fraction | None = None
+    v_time_base: Fraction | None = None
+
+
+class LivePush:
+    def __init__(self, target: Target, audio: bool, post: Callable[[PushEvent], None],
+                 backoff_min_s: float = 1.0, backoff_max_s: float = 30.0,
+                 connect_timeout_s: float = 10.0, write_timeout_s: float = 10.0,
+                 srt_command: str = "ffmpeg") -> None:
+        self.target = target
+        self.audio = audio
+        self.post = post
+        self.backoff_min_s = backoff_min_s
+        self.backoff_max_s = backoff_max_s
+        self.connect_timeout_s = connect_timeout_s
+        self.write_timeout_s = write_timeout_s
+        self.srt_command = srt_command
+        self._q: queue.Queue = queue.Queue(QUEUE_PACKETS)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="live-push", daemon=True)
+        # capture side (only the capture thread writes these)
+        self._in_video: av.VideoStream | None = None
+        self._in_audio: av.AudioStream | None = None
+        self._resync = True  # drop until the next video keyframe (after a full queue)
+        # counters read by the service (ints: a torn read is harmless)
+        self.dropped = 0  # packets the full queue refused
+        self.bytes_sent = 0
+        self.packets_sent = 0
+        self.connects = 0
+        self.media_s = 0.0  # media seconds the server received, all connections
+        self.connected = False
+        self.refused = False
+        self.audio_mode = ""  # copy | encode | ""
+
+        self._current: _Output | None = None  # the connection in use (read for live_s)
+
+    @property
+    def live_s(self) -> float:
+        """Media seconds the server received so far, every connection."""
+        out = self._current
+        return self.media_s + (out.media_s() if out is not None else 0.0)
+
+    # ------------------------------------------------------------------ lifecycle
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def request_stop(self) -> None:
+        self._stop.set()
+        with contextlib.suppress(queue.Full):
+            self._q.put_nowait(None)
+
+    def join(self, timeout: float | None = None) -> bool:
+        self._thread.join(timeout)
+        return not self._thread.is_alive()
+
+    # ------------------------------------------------------------------ capture side
+
+    def source_opened(self, info: StreamInfo, video: av.VideoStream,
+                      audio: av.AudioStream | None) -> None:
+        """A (new) camera connection: called from the capture thread while its input is
+        open, so the stream parameters are copied here."""
+        self._in_video, self._in_audio = video, (audio if self.audio else None)
+        holder = av.open(io.BytesIO(), "w", format="matroska")
+        tv = holder.add_stream_from_template(video)
+        ia = self._in_audio
+        aac = ia is not None and ia.codec_context.name == "aac"
+        ta = holder.add_stream_from_template(ia) if aac else None
+        src = _Source(holder, tv, ta, info, float(video.time_base),
+                      float(ia.time_base) if ia is not None else 0.0)
+        if ia is not None:
+            ac = ia.codec_context
+            src.has_audio, src.a_codec, src.a_rate = True, ac.name, ac.sample_rate or 8000
+            # by channel count: a layout without names ("1 channels") is no layout string
+            channels = ac.layout.nb_channels if ac.layout is not None else 1
+            src.a_layout = "mono" if channels <= 1 else "stereo"
+            src.a_time_base = ia.time_base
+        src.v_time_base = video.time_base
+        self._resync = True
+        self._put_control(src)
+
+    def packet(self, pkt: av.Packet) -> None:
+        """Called by the capture thread for every packet, before the recording writes it
+        (the segment writer changes the packet's timestamps). Never blocks."""
+        video = pkt.stream is self._in_video
+        if not video and (self._in_audio is None or pkt.stream is not self._in_audio):
+            return
+        if self._resync:
+            if not (video and pkt.is_keyframe):
+                return
+            self._resync = False
+        c = av.Packet(bytes(pkt))
+        c.pts, c.dts, c.duration = pkt.pts, pkt.dts, pkt.duration
+        c.is_keyframe = pkt.is_keyframe
+        try:
+            self._q.put_nowait((video, c))
+        except queue.Full:
+            self.dropped += 1
+            self._resync = True  # a hole in the stream: start again on a keyframe
+
+    def _put_control(self, item: object) -> None:
+        # control items must get through: make room by dropping media
+        while True:
+            try:
+                self._q.put_nowait(item)
+                return
+            except queue.Full:
+                with contextlib.suppress(queue.Empty):
+                    self._q.get_nowait()
+                    self.dropped += 1
+
+    # ------------------------------------------------------------------ push thread
+
+    def _run(self) -> None:
+        src: _Source | None = None
+        out: _Output | None = None
+        backoff = self.backoff_min_s
+        next_try = 0.0
+        rejections = 0
+        outage = False
+        announced = False
+        try:
+            while not self._stop.is_set():
+                try:
+                    item = self._q.get(timeout=0.5)
+                except queue.Empty:
+                    continue
+                if item is None:
+                    break
+                if isinstance(item, _Source):
+                    if out is not None:  # the camera reconnected: timestamps start over
+                        self.media_s += out.media_s()
+                        out.close()
+                        out = self._current = None
+                        self.connected = False
+                        if not outage:
+                            outage = True
+                            self.post(PushEvent("outage", reason="camera reconnecting"))
+                    src = item
+                    if not self._supported(src):
+                        return
+                    continue
+                if src is None or self.refused:
+                    continue
+                video, pkt = item
+                try:
+                    if out is None:
+                        if not (video and pkt.is_keyframe) or time.monotonic() < next_try:
+                            continue
+                        out = _Output(self, src)
+                        self._current = out
+                        out.write(video, pkt)  # connects (header) and sends the keyframe
+                        announced = False
+                        continue
+                    out.write(video, pkt)
+                    if not announced and out.age_s() > REFUSED_WITHIN_S:
+                        # said once the server kept it a while (a refusing server takes
+                        # the first packets, then hangs up), dated when it connected
+                        announced = True
+                        self.connected = True
+                        self.connects += 1
+                        outage = False
+                        self.post(PushEvent("connected", at=out.opened_at))
+                    if out.age_s() > 10.0:
+                        rejections, backoff = 0, self.backoff_min_s
+                except (av.error.FFmpegError, OSError) as e:
+                    log.debug("live push error", exc_info=True)
+                    reason = self.target.scrub(_why(e, out))
+                    network = _network(e) or (out is not None and out.srt_gone_before_up())
+                    quick = out is not None and out.age_s() < REFUSED_WITHIN_S
+                    if out is not None:
+                        self.media_s += out.media_s()
+                        out.close()
+                    out = self._current = None
+                    self.connected = False
+                    if quick and not network:
+                        rejections += 1
+                    else:
+                        rejections = 0
+                    if rejections >= REFUSED_AFTER:
+                        self.refused = True
+                        self.post(PushEvent(
+                            "refused", reason=f"the server refused the stream (check the "
+                            f"stream key in live.url): {reason}"))
+                        continue
+                    delay = random.uniform(self.backoff_min_s, backoff)  # full jitter
+                    backoff = min(backoff * 2, self.backoff_max_s)
+                    next_try = time.monotonic() + delay
+                    log.warning("live push to %s failed (%s); again in %.1f s",
+                                self.target.shown, reason, delay)
+                    if not outage:
+                        outage = True
+                        self.post(PushEvent("outage", reason=reason))
+        except Exception as e:  # a bug here must never reach the recording
+            log.exception("live push failed")
+            self.post(PushEvent("fault", reason=f"internal error: {type(e).__name__}: "
+                                f"{self.target.scrub(str(e))}"))
+        finally:
+            if out is not None:
+                self.media_s += out.media_s()
+                self._current = None
+                with contextlib.suppress(Exception):
+                    out.close()
+            self.connected = False
+            self.post(PushEvent("stopped"))
+
+    def _supported(self, src: _Source) -> bool:
+        if self.target.protocol != "srt" and src.info.codec not in FLV_VIDEO:
+            self.refused = True
+            self.post(PushEvent("fault", reason=f"RTMP (FLV) carries H.264 only; camera sends "
+                                f"{src.info.codec} (use an srt:// server or set the camera "
+                                "to H.264)"))
+            return False
+        return True
+
+
+class _Output:
+    """One connection to the server: created on a keyframe, closed on the first error."""
+
+    def __init__(self, push: LivePush, src: _Source) -> None:
+        self.push = push
+        self.src = src
+        self.opened = time.monotonic()
+        self.opened_at = datetime.now(UTC)
+        self.proc: subprocess.Popen[bytes] | None = None
+        t = push.target
+        timeout = (push.connect_timeout_s, push.write_timeout_s)
+        if t.protocol == "srt":
+            # FFmpeg reads MPEG-TS from its stdin and sends it, copied, over SRT
+            self.proc = subprocess.Popen(
+                [push.srt_command, "-hide_banner", "-nostdin", "-loglevel", "error",
+                 "-fflags", "+nobuffer", "-probesize", "500000", "-analyzeduration", "500000",
+                 "-f", "mpegts", "-i", "pipe:0", "-map", "0", "-c", "copy",
+                 "-f", "mpegts", t.url],
+                stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+            )
+            assert self.proc.stdin is not None
+            self.out = av.open(f"pipe:{self.proc.stdin.fileno()}", "w", format="mpegts",
+                               timeout=timeout)
+        else:
+            self.out = av.open(t.url, "w", format="flv", timeout=timeout)
+        self.ov = self.out.add_stream_from_template(src.video)
+        self.oa: av.AudioStream | None = None
+        self.adec: av.AudioCodecContext | None = None
+        if src.audio is not None:
+            self.oa = self.out.add_stream_from_template(src.audio)
+            push.audio_mode = "copy"
+        elif src.has_audio:
+            self.oa = self.out.add_stream("aac", rate=src.a_rate)
+            if src.a_layout:
+                self.oa.layout = src.a_layout
+            self.oa.bit_rate = 64000
+            self.adec = av.CodecContext.create(src.a_codec, "r")
+            self.adec.sample_rate = src.a_rate
+            if src.a_layout:
+                self.adec.layout = src.a_layout
+            push.audio_mode = "encode"
+        self.vbase: int | None = None
+        self.abase = 0
+        self.last_dts: dict[bool, int] = {}
+        self.first_s = 0.0
+        self.last_s = 0.0
+
+    def age_s(self) -> float:
+        return time.monotonic() - self.opened
+
+    def media_s(self) -> float:
+        return max(0.0, self.last_s - self.first_s)
+
+    def write(self, video: bool, pkt: av.Packet) -> None:
+        src = self.src
+        if self.vbase is None:
+            if not video:
+                return
+            self.vbase = pkt.pts
+            self.first_s = self.last_s = pkt.pts * src.vtb
+            if src.has_audio:  # the same instant in audio ticks
+                self.abase = round(pkt.pts * src.vtb / src.atb)
+        if video:
+            base, stream, tb = self.vbase, self.ov, src.v_time_base
+        else:
+            if self.oa is None:
+                return
+            base, stream, tb = self.abase, self.oa, src.a_time_base
+        orig = pkt.pts
+        pts = orig - base
+        if pts < 0:
+            return
+        if not video and self.adec is not None:
+            for frame in self.adec.decode(pkt):
+                frame.pts = None  # the encoder's FIFO numbers samples itself
+                for op in self.oa.encode(frame):  # type: ignore[union-attr]
+                    self._mux(op)
+            return
+        dts = pkt.dts - base if pkt.dts is not None else pts
+        last = self.last_dts.get(video)
+        if last is not None and dts <= last:
+            return  # time going backwards: the muxer would refuse it
+        self.last_dts[video] = dts
+        pkt.pts, pkt.dts, pkt.time_base = pts, dts, tb
+        pkt.stream = stream
+        size = pkt.size
+        self._mux(pkt)
+        if video:
+            self.last_s = max(self.last_s, (orig + (pkt.duration or 0)) * src.vtb)
+        self.push.bytes_sent += size
+
+    def _mux(self, pkt: av.Packet) -> None:
+        self.out.mux(pkt)
+        self.push.packets_sent += 1
+
+    def srt_gone_before_up(self) -> bool:
+        """SRT: ffmpeg exited because it could not connect (an outage, not a refusal)."""
+        if self.proc is None:
+            return False
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            self.proc.wait(2)
+        err = self.srt_error()
+        return "reject" not in err.lower()
+
+    def srt_error(self) -> str:
+        if self.proc is None or self.proc.poll() is None or self.proc.stderr is None:
+            return ""
+        with contextlib.suppress(OSError, ValueError):
+            return self.proc.stderr.read(2000).decode(errors="replace").strip()
+        return ""
+
+    def close(self) -> None:
+        try:
+            with contextlib.suppress(Exception):
+                self.out.close()
+        finally:
+            if self.proc is not None:
+                with contextlib.suppress(OSError):
+                    self.proc.stdin.close()  # type: ignore[union-attr]
+                try:
+                    self.proc.wait(3)
+                except subprocess.TimeoutExpired:
+                    self.proc.kill()
+                    self.proc.wait(3)
+                if self.proc.stderr is not None:
+                    self.proc.stderr.close()
+
+
+def _network(e: BaseException) -> bool:
+    code = getattr(e, "errno", None)
+    if code is not None and abs(code) in NETWORK_ERRNOS:
+        return True
+    return isinstance(e, TimeoutError | av.error.ExitError)
+
+
+def _why(e: BaseException, out: _Output | None) -> str:
+    text = getattr(e, "strerror", None) or str(e) or type(e).__name__
+    if out is not None and (err := out.srt_error()):
+        text = f"{text}: {err.splitlines()[-1]}"
+    return text
