@@ -126,6 +126,10 @@ def cmd_record(args: argparse.Namespace) -> int:
     return _client_call(args, "POST", f"/api/recording/{args.action}", body)
 
 
+def cmd_live(args: argparse.Namespace) -> int:
+    return _client_call(args, "POST", f"/api/live/{args.action}", {})
+
+
 def build_parser() -> argparse.ArgumentParser:
     from agent import __version__
 
@@ -169,6 +173,12 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--subject")
     client(sp)
     sp.set_defaults(func=cmd_record)
+
+    sp = sub.add_parser("live", help="start or stop the live push to the district's "
+                        "streaming server on a running agent")
+    sp.add_argument("action", choices=["start", "stop"])
+    client(sp)
+    sp.set_defaults(func=cmd_live)
 
     # capability subcommands (simulate, analyze ...) register here
     for module in EXTRA_COMMANDS:
