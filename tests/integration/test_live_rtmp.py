@@ -108,3 +108,36 @@ async def test_refused_stream_key_is_one_clear_error(make_config, run_agent, rts
     # no retry storm: nginx saw a handful of publish attempts, not one per backoff step
     attempts = (nginx.root / "error.log").read_text().count("publish: name='wrong-key'")
     assert 1 <= attempts <= 3, attempts
+
+
+async def test_server_lost_and_back_mid_lesson(make_config, run_agent, rtsp, nginx) -> None:
+    events: list[LiveEvent] = []
+    async with run_agent(live_cfg(make_config, rtsp.url, nginx.url())) as agent:
+        agent.ctx.bus.add_listener(lambda e: isinstance(e, LiveEvent) and events.append(e))
+        live = agent.ctx.services["live"]
+        rec = agent.ctx.services["recording"]
+        await rec.start_recording(title="Remote lesson", trigger="test")
+        await live.start_live(trigger="test")
+        await wait_for(lambda: live.status()["state"] == "live", 30, "live")
+        await wait_for(lambda: live.session.push.live_s > 4, 30, "4 s live")
+        nginx.kill()
+        await wait_for(lambda: live.status()["state"] == "outage", 30, "an outage")
+        assert live.status()["outages"][0]["end"] is None
+        nginx.start()  # same port: the district's server is back
+        await wait_for(lambda: live.status()["state"] == "live", 40, "the push back by itself")
+        await wait_for(lambda: live.session.push.live_s > 10, 40, "more live")
+        done = await live.stop_live(trigger="test")
+        assert rec.session is not None  # the teacher's recording is not live's to stop
+        cam = rec.session.m.cameras[0]
+        assert rec.session.m.gaps == [] and cam.status == "online"  # no gap in the recording
+        await rec.stop_recording()
+    assert done["outages"] == 1
+    stopped = events[-1]
+    assert stopped.action == "stopped"
+    [o] = stopped.outages
+    assert o.end is not None and o.end > o.start and o.reason
+    assert [e.action for e in events] == ["started", "outage", "resumed", "stopped"]
+    flvs = nginx.recordings()
+    assert len(flvs) == 2  # before and after the outage, both playable
+    got = sum(float(ffprobe(f)["format"]["duration"]) for f in flvs)
+    assert abs(got - done["live_s"]) <= 1.5, (got, done)
