@@ -50,7 +50,7 @@ async def test_panel_goes_live_and_back(browser, make_config, run_agent, artifac
             await expect(button).to_contain_text("Go live")
             await button.click()
             await expect(button).to_contain_text("End live lesson", timeout=15_000)
-            live = await _until(url, lambda v: v.get("state") == "live")
+            await _until(url, lambda v: v.get("state") == "live")
             state = page.locator("#live-state")
             await expect(state).to_contain_text(f"127.0.0.1:{nginx.port}", timeout=15_000)
             elapsed = page.locator("#live-elapsed")
