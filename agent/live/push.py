@@ -53,6 +53,7 @@ NETWORK_ERRNOS = frozenset({errno.ECONNREFUSED, errno.ETIMEDOUT, errno.EHOSTUNRE
                             errno.ENETUNREACH, errno.EHOSTDOWN, errno.ENETDOWN,
                             errno.EAI_AGAIN if hasattr(errno, "EAI_AGAIN") else -3})
 FLV_VIDEO = frozenset({"h264"})
+SRT_LINGER_S = 2
 
 
 @dataclass
@@ -310,7 +311,9 @@ class _Output:
                 [push.srt_command, "-hide_banner", "-nostdin", "-loglevel", "error",
                  "-fflags", "+nobuffer", "-probesize", "500000", "-analyzeduration", "500000",
                  "-f", "mpegts", "-i", "pipe:0", "-map", "0", "-c", "copy",
-                 "-f", "mpegts", t.url],
+                 # without linger SRT drops what is still unsent when the pipe closes
+                 # (measured: the last ~1 s of every live lesson)
+                 "-f", "mpegts", "-linger", str(SRT_LINGER_S), t.url],
                 stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
             )
             assert self.proc.stdin is not None
@@ -413,7 +416,7 @@ class _Output:
                 with contextlib.suppress(OSError):
                     self.proc.stdin.close()  # type: ignore[union-attr]
                 try:
-                    self.proc.wait(3)
+                    self.proc.wait(SRT_LINGER_S + 3)
                 except subprocess.TimeoutExpired:
                     self.proc.kill()
                     self.proc.wait(3)
