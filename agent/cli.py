@@ -148,6 +148,9 @@ def build_parser() -> argparse.ArgumentParser:
     sp = sub.add_parser("demo", help="run the whole agent on a simulated classroom")
     sp.add_argument("--mqtt", metavar="URL", help="publish to this broker (default: off)")
     sp.add_argument("--data-dir", help="keep demo data here (default: a fresh temp dir)")
+    sp.add_argument("--live-url", metavar="URL",
+                    help="push the demo's live lesson to this rtmp:// or srt:// server "
+                         "(default: no live lesson; docs/live.md runs one locally)")
     sp.add_argument("--listen", default="127.0.0.1:8080", help="web HOST:PORT")
     sp.add_argument("--for", dest="duration", type=float, default=0,
                     help="stop after this many seconds (default: until Ctrl-C)")
