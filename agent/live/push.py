@@ -26,11 +26,11 @@ import contextlib
 import errno
 import io
 import logging
-import queue
 import random
 import subprocess
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -44,6 +44,10 @@ from drivers.camera.source import StreamInfo
 log = logging.getLogger(__name__)
 
 QUEUE_PACKETS = 600  # ~10 s of 30 fps video + audio: a server hiccup is ridden out
+# The push thread wakes this often and sends what queued up, instead of being woken for
+# every packet: a third of the thread switches at 30 fps (bench/live.py), for at most
+# this much more latency on a stream whose players buffer seconds.
+WAKE_S = 0.1
 # a connection that breaks this soon after it was made, without the network being at
 # fault, is the server refusing the stream
 REFUSED_WITHIN_S = 3.0
@@ -95,7 +99,8 @@ class LivePush:
         self.connect_timeout_s = connect_timeout_s
         self.write_timeout_s = write_timeout_s
         self.srt_command = srt_command
-        self._q: queue.Queue = queue.Queue(QUEUE_PACKETS)
+        # deque append/popleft are atomic: no lock, no wake-up per packet
+        self._q: deque = deque()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="live-push", daemon=True)
         # capture side (only the capture thread writes these)
@@ -127,8 +132,6 @@ class LivePush:
 
     def request_stop(self) -> None:
         self._stop.set()
-        with contextlib.suppress(queue.Full):
-            self._q.put_nowait(None)
 
     def join(self, timeout: float | None = None) -> bool:
         self._thread.join(timeout)
@@ -172,22 +175,15 @@ class LivePush:
         c = av.Packet(bytes(pkt))
         c.pts, c.dts, c.duration = pkt.pts, pkt.dts, pkt.duration
         c.is_keyframe = pkt.is_keyframe
-        try:
-            self._q.put_nowait((video, c))
-        except queue.Full:
+        if len(self._q) >= QUEUE_PACKETS:  # one producer: the check cannot race
             self.dropped += 1
             self._resync = True  # a hole in the stream: start again on a keyframe
+            return
+        self._q.append((video, c))
 
     def _put_control(self, item: object) -> None:
-        # control items must get through: make room by dropping media
-        while True:
-            try:
-                self._q.put_nowait(item)
-                return
-            except queue.Full:
-                with contextlib.suppress(queue.Empty):
-                    self._q.get_nowait()
-                    self.dropped += 1
+        # control items always get through (the bound is for media)
+        self._q.append(item)
 
     # ------------------------------------------------------------------ push thread
 
@@ -200,13 +196,12 @@ class LivePush:
         outage = False
         announced = False
         try:
-            while not self._stop.is_set():
-                try:
-                    item = self._q.get(timeout=0.5)
-                except queue.Empty:
+            q, stop = self._q, self._stop
+            while not stop.is_set():
+                if not q:
+                    stop.wait(WAKE_S)
                     continue
-                if item is None:
-                    break
+                item = q.popleft()
                 if isinstance(item, _Source):
                     if out is not None:  # the camera reconnected: timestamps start over
                         self.media_s += out.media_s()
