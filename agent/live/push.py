@@ -194,7 +194,7 @@ class LivePush:
         next_try = 0.0
         rejections = 0
         outage = False
-        announced = False
+        announced = settled = False
         try:
             q, stop = self._q, self._stop
             while not stop.is_set():
@@ -225,10 +225,13 @@ class LivePush:
                         out = _Output(self, src)
                         self._current = out
                         out.write(video, pkt)  # connects (header) and sends the keyframe
-                        announced = False
+                        announced = settled = False
                         continue
                     out.write(video, pkt)
-                    if not announced and out.age_s() > REFUSED_WITHIN_S:
+                    if settled:
+                        continue  # the per-packet path: nothing more to decide
+                    age = out.age_s()
+                    if not announced and age > REFUSED_WITHIN_S:
                         # said once the server kept it a while (a refusing server takes
                         # the first packets, then hangs up), dated when it connected
                         announced = True
@@ -236,8 +239,8 @@ class LivePush:
                         self.connects += 1
                         outage = False
                         self.post(PushEvent("connected", at=out.opened_at))
-                    if out.age_s() > 10.0:
-                        rejections, backoff = 0, self.backoff_min_s
+                    if age > 10.0:
+                        rejections, backoff, settled = 0, self.backoff_min_s, True
                 except (av.error.FFmpegError, OSError) as e:
                     log.debug("live push error", exc_info=True)
                     reason = self.target.scrub(_why(e, out))

@@ -8,7 +8,7 @@ import subprocess
 
 import pytest
 
-from agent.events import LiveEvent
+from agent.events import LessonSummary, LiveEvent
 from tests.integration.test_recording_rtsp import ffprobe_url
 from tests.recording_helpers import RtspServer, ffprobe, video_stream, wait_for
 from tests.stream_servers import NginxRtmp, have_nginx_rtmp
@@ -112,8 +112,14 @@ async def test_refused_stream_key_is_one_clear_error(make_config, run_agent, rts
 
 async def test_server_lost_and_back_mid_lesson(make_config, run_agent, rtsp, nginx) -> None:
     events: list[LiveEvent] = []
-    async with run_agent(live_cfg(make_config, rtsp.url, nginx.url())) as agent:
+    summaries: list[LessonSummary] = []
+    cfg = live_cfg(make_config, rtsp.url, nginx.url(), min_minutes=0.1)
+    cfg.lessons.idle_end_s = 0  # the ad-hoc lesson ends with its recording
+    cfg.lessons.tick_s = 0.5
+    async with run_agent(cfg) as agent:
         agent.ctx.bus.add_listener(lambda e: isinstance(e, LiveEvent) and events.append(e))
+        agent.ctx.bus.add_listener(
+            lambda e: isinstance(e, LessonSummary) and summaries.append(e))
         live = agent.ctx.services["live"]
         rec = agent.ctx.services["recording"]
         await rec.start_recording(title="Remote lesson", trigger="test")
@@ -131,7 +137,14 @@ async def test_server_lost_and_back_mid_lesson(make_config, run_agent, rtsp, ngi
         cam = rec.session.m.cameras[0]
         assert rec.session.m.gaps == [] and cam.status == "online"  # no gap in the recording
         await rec.stop_recording()
+        await wait_for(lambda: summaries, 30, "the lesson's summary")
     assert done["outages"] == 1
+    # the outage is in the lesson's summary, the key is not
+    [summary] = summaries
+    [so] = summary.live.outages
+    assert so.end is not None and so.end > so.start and so.reason
+    assert summary.live.url_host == f"127.0.0.1:{nginx.port}" and summary.live.counted
+    assert 0 < summary.live.minutes < summary.minutes
     stopped = events[-1]
     assert stopped.action == "stopped"
     [o] = stopped.outages
