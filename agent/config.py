@@ -270,9 +270,8 @@ class LiveConfig(Section):
     min_minutes: float = 20.0  # a lesson counts as a live lesson from this many live minutes
     backoff_min_s: float = 1.0  # reconnect delay after a failure: from this ...
     backoff_max_s: float = 30.0  # ... doubling up to this, each with random jitter
-    connect_timeout_s: float = 10.0  # opening the connection to the server
-    write_timeout_s: float = 10.0  # a server that stops reading this long is an outage
-    srt_command: str = "ffmpeg"  # srt:// goes through this (Debian's ffmpeg has libsrt)
+    write_timeout_s: float = 10.0  # no progress this long (connecting, sending): an outage
+    ffmpeg_command: str = "ffmpeg"  # the child that connects (Debian ffmpeg: RTMP, SRT)
 
 
 # --------------------------------------------------------------------------- engagement

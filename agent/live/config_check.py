@@ -26,7 +26,6 @@ def check_config(cfg: Config) -> list[str]:
         problems.append("live.min_minutes: must be >= 0")
     if not 0 < live.backoff_min_s <= live.backoff_max_s:
         problems.append("live.backoff_min_s: must be > 0 and <= backoff_max_s")
-    for name in ("connect_timeout_s", "write_timeout_s"):
-        if getattr(live, name) <= 0:
-            problems.append(f"live.{name}: must be > 0")
+    if live.write_timeout_s <= 0:
+        problems.append("live.write_timeout_s: must be > 0")
     return problems

@@ -48,6 +48,8 @@ QUEUE_PACKETS = 600  # ~10 s of 30 fps video + audio: a server hiccup is ridden 
 # every packet: a third of the thread switches at 30 fps (bench/live.py), for at most
 # this much more latency on a stream whose players buffer seconds.
 WAKE_S = 0.1
+# a backlog this long that does not move is a stalled server (see ``stalled_s``)
+STALL_BACKLOG = 30
 # a connection that breaks this soon after it was made, without the network being at
 # fault, is the server refusing the stream
 REFUSED_WITHIN_S = 3.0
@@ -89,16 +91,15 @@ class _Source:
 class LivePush:
     def __init__(self, target: Target, audio: bool, post: Callable[[PushEvent], None],
                  backoff_min_s: float = 1.0, backoff_max_s: float = 30.0,
-                 connect_timeout_s: float = 10.0, write_timeout_s: float = 10.0,
-                 srt_command: str = "ffmpeg") -> None:
+                 write_timeout_s: float = 10.0,
+                 ffmpeg_command: str = "ffmpeg") -> None:
         self.target = target
         self.audio = audio
         self.post = post
         self.backoff_min_s = backoff_min_s
         self.backoff_max_s = backoff_max_s
-        self.connect_timeout_s = connect_timeout_s
         self.write_timeout_s = write_timeout_s
-        self.srt_command = srt_command
+        self.ffmpeg_command = ffmpeg_command
         # deque append/popleft are atomic: no lock, no wake-up per packet
         self._q: deque = deque()
         self._stop = threading.Event()
@@ -118,12 +119,25 @@ class LivePush:
         self.audio_mode = ""  # copy | encode | ""
 
         self._current: _Output | None = None  # the connection in use (read for live_s)
+        self._seen_sent, self._seen_at = 0, time.monotonic()
 
     @property
     def live_s(self) -> float:
         """Media seconds the server received so far, every connection."""
         out = self._current
         return self.media_s + (out.media_s() if out is not None else 0.0)
+
+    def stalled_s(self) -> float:
+        """Seconds nothing was sent while packets wait (a server that stopped reading, a
+        handshake nobody answers); 0 while it moves. PyAV opens network outputs without
+        the container's interrupt callback or options (``avio_open``), so a blocked
+        write cannot be timed out inside FFmpeg: the service polls this instead and
+        replaces a stalled push (the blocked thread is abandoned, not waited for)."""
+        now, sent = time.monotonic(), self.packets_sent
+        if sent != self._seen_sent or len(self._q) < STALL_BACKLOG:
+            self._seen_sent, self._seen_at = sent, now
+            return 0.0
+        return now - self._seen_at
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -244,7 +258,8 @@ class LivePush:
                 except (av.error.FFmpegError, OSError) as e:
                     log.debug("live push error", exc_info=True)
                     reason = self.target.scrub(_why(e, out))
-                    network = _network(e) or (out is not None and out.srt_gone_before_up())
+                    said = out.child_error() if out is not None else ""
+                    network = _network(e) or _network_text(said)
                     quick = out is not None and out.age_s() < REFUSED_WITHIN_S
                     if out is not None:
                         self.media_s += out.media_s()
@@ -301,24 +316,28 @@ class _Output:
         self.opened = time.monotonic()
         self.opened_at = datetime.now(UTC)
         self.proc: subprocess.Popen[bytes] | None = None
+        self._err: str | None = None
         t = push.target
-        timeout = (push.connect_timeout_s, push.write_timeout_s)
+        fmt = "mpegts" if t.protocol == "srt" else "flv"
+        # The connection is made by a child ffmpeg reading our copied packets from a
+        # pipe. In process, PyAV opens network outputs (avio_open, the RTMP handshake,
+        # avformat_write_header) holding the GIL, without timeouts: a server that
+        # accepts and never answers froze the whole agent, recording included
+        # (tests/integration/test_live_rtmp.py, hung server). The child has timeouts
+        # (rw_timeout) and SRT, which PyAV's FFmpeg lacks; docs/live.md.
+        cmd = [push.ffmpeg_command, "-hide_banner", "-nostdin", "-loglevel", "error",
+               "-fflags", "+nobuffer", "-probesize", "500000", "-analyzeduration", "500000",
+               "-f", fmt, "-i", "pipe:0", "-map", "0", "-c", "copy", "-f", fmt]
         if t.protocol == "srt":
-            # FFmpeg reads MPEG-TS from its stdin and sends it, copied, over SRT
-            self.proc = subprocess.Popen(
-                [push.srt_command, "-hide_banner", "-nostdin", "-loglevel", "error",
-                 "-fflags", "+nobuffer", "-probesize", "500000", "-analyzeduration", "500000",
-                 "-f", "mpegts", "-i", "pipe:0", "-map", "0", "-c", "copy",
-                 # without linger SRT drops what is still unsent when the pipe closes
-                 # (measured: the last ~1 s of every live lesson)
-                 "-f", "mpegts", "-linger", str(SRT_LINGER_S), t.url],
-                stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-            )
-            assert self.proc.stdin is not None
-            self.out = av.open(f"pipe:{self.proc.stdin.fileno()}", "w", format="mpegts",
-                               timeout=timeout)
+            # without linger SRT drops what is still unsent when the pipe closes
+            # (measured: the last ~1 s of every live lesson)
+            cmd += ["-linger", str(SRT_LINGER_S)]
         else:
-            self.out = av.open(t.url, "w", format="flv", timeout=timeout)
+            cmd += ["-rw_timeout", str(int(push.write_timeout_s * 1_000_000))]
+        self.proc = subprocess.Popen([*cmd, t.url], stdin=subprocess.PIPE,
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        assert self.proc.stdin is not None
+        self.out = av.open(f"pipe:{self.proc.stdin.fileno()}", "w", format=fmt)
         self.ov = self.out.add_stream_from_template(src.video)
         self.oa: av.AudioStream | None = None
         self.adec: av.AudioCodecContext | None = None
@@ -389,21 +408,19 @@ class _Output:
         self.out.mux(pkt)
         self.push.packets_sent += 1
 
-    def srt_gone_before_up(self) -> bool:
-        """SRT: ffmpeg exited because it could not connect (an outage, not a refusal)."""
-        if self.proc is None:
-            return False
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            self.proc.wait(2)
-        err = self.srt_error()
-        return "reject" not in err.lower()
-
-    def srt_error(self) -> str:
-        if self.proc is None or self.proc.poll() is None or self.proc.stderr is None:
+    def child_error(self, wait_s: float = 2.0) -> str:
+        """What the child ffmpeg said when it ended ("" while it runs)."""
+        if self.proc is None or self.proc.stderr is None:
             return ""
-        with contextlib.suppress(OSError, ValueError):
-            return self.proc.stderr.read(2000).decode(errors="replace").strip()
-        return ""
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            self.proc.wait(wait_s)
+        if self.proc.poll() is None:
+            return ""
+        if self._err is None:
+            self._err = ""
+            with contextlib.suppress(OSError, ValueError):
+                self._err = self.proc.stderr.read(4000).decode(errors="replace").strip()
+        return self._err
 
     def close(self) -> None:
         try:
@@ -429,8 +446,21 @@ def _network(e: BaseException) -> bool:
     return isinstance(e, TimeoutError | av.error.ExitError)
 
 
+# what the child ffmpeg says when the server or the network is away (an outage), as
+# opposed to a server that answered and hung up (a refusal)
+NETWORK_WORDS = ("connection refused", "timed out", "no route to host", "unreachable",
+                 "name or service not known", "temporary failure in name resolution",
+                 "cannot assign requested address")
+
+
+def _network_text(text: str) -> bool:
+    low = text.lower()
+    return "reject" not in low and any(w in low for w in NETWORK_WORDS)
+
+
 def _why(e: BaseException, out: _Output | None) -> str:
     text = getattr(e, "strerror", None) or str(e) or type(e).__name__
-    if out is not None and (err := out.srt_error()):
-        text = f"{text}: {err.splitlines()[-1]}"
+    if out is not None and (err := out.child_error()):
+        # the child's own words say more than our broken pipe to it
+        return err.splitlines()[-1]
     return text

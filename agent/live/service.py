@@ -124,6 +124,9 @@ class LiveService(Service):
             prev, prev_t = sent, now
             self.m_bitrate.set(round(self._bitrate_bps))
             self._count(s.push)
+            async with self._lock:
+                if self.session is s:
+                    await self._check_stall(s)
 
     async def stop(self) -> None:
         async with self._lock:
@@ -175,14 +178,7 @@ class LiveService(Service):
             now = self.ctx.clock.now().astimezone(UTC)
             live_id = f"live-{now:%Y%m%dT%H%M%SZ}-{secrets.token_hex(3)}"
             loop = asyncio.get_running_loop()
-
-            def post(ev: PushEvent) -> None:  # from the push thread
-                with contextlib.suppress(RuntimeError):
-                    loop.call_soon_threadsafe(self._on_push, live_id, ev)
-
-            c = self.cfg
-            push = LivePush(target, c.audio, post, c.backoff_min_s, c.backoff_max_s,
-                            c.connect_timeout_s, c.write_timeout_s, c.srt_command)
+            push = self._new_push(live_id, target)
             self.session = s = _Session(
                 live_id, target, cam, trigger, push, session.m.recording_id, owns,
                 session.m.lesson_id, now, loop.time())
@@ -227,6 +223,46 @@ class LiveService(Service):
         return doc
 
     # ------------------------------------------------------------------ internals
+
+    def _new_push(self, live_id: str, target: Target) -> LivePush:
+        loop = asyncio.get_running_loop()
+        holder: list[LivePush] = []
+
+        def post(ev: PushEvent) -> None:  # from the push thread
+            with contextlib.suppress(RuntimeError):
+                loop.call_soon_threadsafe(self._on_push, live_id, ev, holder[0])
+
+        c = self.cfg
+        push = LivePush(target, c.audio, post, c.backoff_min_s, c.backoff_max_s,
+                        c.write_timeout_s, c.ffmpeg_command)
+        holder.append(push)
+        return push
+
+    async def _check_stall(self, s: _Session) -> None:
+        """A server that stopped reading (or never answers the handshake) blocks the push
+        thread inside FFmpeg: after ``write_timeout_s`` it is an outage, and a fresh push
+        takes over the tap (the blocked thread is left to its socket)."""
+        from agent.recording.service import RecordingService
+
+        stalled = s.push.stalled_s()
+        if stalled < self.cfg.write_timeout_s:
+            return
+        reason = f"the server stopped taking the stream ({stalled:.0f} s without progress)"
+        log.warning("live %s: %s; reconnecting", s.live_id, reason)
+        old = s.push
+        self._count(old)
+        self._counted_bytes = self._counted_dropped = 0
+        new = self._new_push(s.live_id, s.target)
+        new.media_s = old.live_s
+        rec = self.ctx.service(RecordingService)
+        cap = (rec.session.captures.get(s.camera)
+               if rec is not None and rec.session is not None else None)
+        old.request_stop()
+        s.push = new
+        new.start()
+        if cap is not None and cap.tap is old:
+            cap.tap = new
+        self._on_push(s.live_id, PushEvent("outage", reason=reason), new)
 
     def _refuse(self, code: str, message: str) -> Any:
         self.m_refused.labels(code).inc()
@@ -284,10 +320,10 @@ class LiveService(Service):
         return {"live_id": s.live_id, "state": action, "live_s": live_s,
                 "outages": len(s.outages), "url_host": s.target.host, "reason": reason}
 
-    def _on_push(self, live_id: str, ev: PushEvent) -> None:
+    def _on_push(self, live_id: str, ev: PushEvent, push: LivePush) -> None:
         s = self.session
-        if s is None or s.live_id != live_id:
-            return
+        if s is None or s.live_id != live_id or s.push is not push:
+            return  # an ended session, or a stalled push that was replaced
         # the push thread dates by the real clock; the agent's clock may differ (tests
         # run it fast): keep how long ago it happened, on the agent's clock
         ev.at = self.ctx.clock.now().astimezone(UTC) - max(

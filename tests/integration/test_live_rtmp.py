@@ -11,7 +11,7 @@ import pytest
 from agent.events import LessonSummary, LiveEvent
 from tests.integration.test_recording_rtsp import ffprobe_url
 from tests.recording_helpers import RtspServer, ffprobe, video_stream, wait_for
-from tests.stream_servers import NginxRtmp, have_nginx_rtmp
+from tests.stream_servers import NginxRtmp, SilentServer, have_nginx_rtmp
 
 pytestmark = pytest.mark.skipif(not have_nginx_rtmp(), reason="nginx-light + libnginx-mod-rtmp "
                                 "not installed (scripts/setup.sh --tests)")
@@ -154,3 +154,25 @@ async def test_server_lost_and_back_mid_lesson(make_config, run_agent, rtsp, ngi
     assert len(flvs) == 2  # before and after the outage, both playable
     got = sum(float(ffprobe(f)["format"]["duration"]) for f in flvs)
     assert abs(got - done["live_s"]) <= 1.5, (got, done)
+
+
+async def test_a_hung_server_is_an_outage_not_a_stuck_lesson(make_config, run_agent,
+                                                              rtsp) -> None:
+    silent = SilentServer()
+    try:
+        cfg = live_cfg(make_config, rtsp.url, f"rtmp://127.0.0.1:{silent.port}/live/k",
+                       write_timeout_s=3.0)
+        async with run_agent(cfg) as agent:
+            live = agent.ctx.services["live"]
+            rec = agent.ctx.services["recording"]
+            await live.start_live(trigger="test")
+            await wait_for(lambda: live.status()["state"] == "outage", 40, "an outage")
+            assert live.status()["reason"]  # the child timed out, or the watchdog saw no progress
+            cam = rec.session.m.cameras[0]
+            n = len(cam.segments)
+            await wait_for(lambda: len(cam.segments) >= n + 2, 30, "recording goes on")
+            assert rec.session.m.gaps == []
+            done = await live.stop_live(trigger="test")  # returns: nothing waits on it
+            assert done["outages"] == 1 and done["state"] == "stopped"
+    finally:
+        silent.close()
