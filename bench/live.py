@@ -11,7 +11,8 @@ counted. Paths, alternating in each round so drifting load on shared cores hits 
   2. ``ffmpeg -rtsp_transport tcp -i URL -c copy -f segment -segment_time 10`` (how Frigate
      and pyCA record), CPU of that process from /proc;
   3. agent recording + live push: the same capture with ``LivePush`` tapped in, pushing
-     FLV to nginx over RTMP (one RTSP session);
+     FLV to nginx over RTMP (one RTSP session); the CPU of the child ffmpeg the push
+     feeds (it makes the connection, docs/live.md) is added;
   4. ffmpeg writing both outputs: ``... -c copy -f segment ... -c copy -f flv rtmp://...``;
   5. bare PyAV receive (demux only, the agent's options): the floor of a PyAV recorder.
 
@@ -44,6 +45,7 @@ from bench.recording import (
     Row,
     W,
     agent_caps,
+    cpu,
     make_clip,
     window,
 )
@@ -111,8 +113,22 @@ def ffmpeg_row(name: str, url: str, out: Path, rtmp: str | None, warmup: float,
         f.stop()
 
 
+def child_cpu(push: LivePush | None) -> float:
+    """CPU of the push's child ffmpeg (the process that talks to the server)."""
+    out = push._current if push is not None else None
+    proc = out.proc if out is not None else None
+    if proc is None or proc.poll() is not None:
+        return 0.0
+    try:
+        return proc_cpu(proc.pid)
+    except OSError:
+        return 0.0
+
+
 def agent_row(name: str, url: str, out: Path, rtmp: str | None, warmup: float,
               length: float) -> Row:
+    """The agent's capture (and live push): CPU of this process plus, when pushing, of
+    the child ffmpeg it feeds (one connection over the window: checked)."""
     [cap] = agent_caps(url, out, 1, True, lambda ev: None)
     push = None
     if rtmp:
@@ -121,10 +137,21 @@ def agent_row(name: str, url: str, out: Path, rtmp: str | None, warmup: float,
         cap.tap = push
     cap.start()
     try:
-        row = window(name, lambda: cap.media_end_s, lambda: cap.packets, warmup, length)
-        if push is not None and push.dropped:
-            print(f"  ({name}: {push.dropped} packets dropped before the push)")
-        return row
+        deadline = time.monotonic() + 30
+        while cap.media_end_s is None or (push is not None and not push.connected):
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"{name}: no packets within 30 s")
+            time.sleep(0.05)
+        time.sleep(warmup)
+        connects = push.connects if push is not None else 0
+        c0, m0, f0, t0 = (cpu() + child_cpu(push), cap.media_end_s or 0.0, cap.packets,
+                          time.monotonic())
+        time.sleep(length)
+        c1, m1, f1, t1 = (cpu() + child_cpu(push), cap.media_end_s or 0.0, cap.packets,
+                          time.monotonic())
+        if push is not None and (push.connects != connects or push.dropped):
+            print(f"  ({name}: reconnected or dropped packets: figures not comparable)")
+        return Row(name, c1 - c0, m1 - m0, t1 - t0, f1 - f0)
     finally:
         cap.request_stop()
         cap.join(30)

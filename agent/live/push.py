@@ -6,10 +6,11 @@ module's own thread muxes them to the server. The recording therefore never wait
 network: a slow or dead server fills the queue, packets are dropped there (counted) and
 the push starts again on the next keyframe.
 
-- RTMP/RTMPS: PyAV's bundled FFmpeg (``flv`` muxer, ``rtmp`` protocol). H.264 is copied.
-- SRT: PyAV's FFmpeg has no ``srt`` protocol, so MPEG-TS (copied H.264/H.265 + AAC) goes
-  over a pipe to a Debian ``ffmpeg -c copy`` (built with libsrt) that sends it. See
-  docs/live.md for why.
+This thread muxes in process (PyAV: FLV for RTMP/RTMPS, MPEG-TS for SRT, packets copied)
+into a pipe read by a child ``ffmpeg -c copy`` (Debian's) that makes the connection and
+sends. Why a child: PyAV opens network outputs (connect, RTMP handshake, header) holding
+the GIL and without timeouts, so a server that hangs froze the whole agent; and PyAV's
+FFmpeg has no SRT. See docs/live.md.
 
 Audio is copied when it is AAC, otherwise decoded and encoded to AAC here (G.711 from IP
 cameras). Timestamps start at 0 on every connection.
