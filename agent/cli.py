@@ -147,6 +147,10 @@ def cmd_record(args: argparse.Namespace) -> int:
     return _client_call(args, "POST", f"/api/recording/{args.action}", body)
 
 
+def cmd_live(args: argparse.Namespace) -> int:
+    return _client_call(args, "POST", f"/api/live/{args.action}", {})
+
+
 def build_parser() -> argparse.ArgumentParser:
     from agent import __version__
 
@@ -165,6 +169,9 @@ def build_parser() -> argparse.ArgumentParser:
     sp = sub.add_parser("demo", help="run the whole agent on a simulated classroom")
     sp.add_argument("--mqtt", metavar="URL", help="publish to this broker (default: off)")
     sp.add_argument("--data-dir", help="keep demo data here (default: a fresh temp dir)")
+    sp.add_argument("--live-url", metavar="URL",
+                    help="push the demo's live lesson to this rtmp:// or srt:// server "
+                         "(default: no live lesson; docs/live.md runs one locally)")
     sp.add_argument("--listen", default="127.0.0.1:8080", help="web HOST:PORT")
     sp.add_argument("--for", dest="duration", type=float, default=0,
                     help="stop after this many seconds (default: until Ctrl-C)")
@@ -192,6 +199,12 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--subject")
     client(sp)
     sp.set_defaults(func=cmd_record)
+
+    sp = sub.add_parser("live", help="start or stop the live push to the district's "
+                        "streaming server on a running agent")
+    sp.add_argument("action", choices=["start", "stop"])
+    client(sp)
+    sp.set_defaults(func=cmd_live)
 
     # capability subcommands (simulate, analyze ...) register here
     for module in EXTRA_COMMANDS:

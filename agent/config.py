@@ -132,6 +132,7 @@ class PeriodConfig(Section):
     teacher: str = ""  # roster teacher sourcedId
     title: str = ""
     record: bool = False  # recorded automatically (with pre-/post-roll)
+    live: bool = False  # pushed live to [live] url from its start to its end
 
 
 class TimetableConfig(Section):
@@ -274,6 +275,23 @@ class RecordingConfig(Section):
     upload: UploadConfig = msgspec.field(default_factory=UploadConfig)
 
 
+# --------------------------------------------------------------------------- live lessons
+# Live remote lessons: one camera pushed to the district's streaming server (agent/live);
+# see docs/live.md.
+
+
+class LiveConfig(Section):
+    url: str | None = None  # rtmp://, rtmps:// or srt:// target; None/absent = off
+    url_file: str | None = None  # a file holding the url (it carries the stream key)
+    camera: str | None = None  # camera id; default: the first enabled teacher camera
+    audio: bool = True  # push the camera's audio (copied if AAC, else encoded to AAC)
+    min_minutes: float = 20.0  # a lesson counts as a live lesson from this many live minutes
+    backoff_min_s: float = 1.0  # reconnect delay after a failure: from this ...
+    backoff_max_s: float = 30.0  # ... doubling up to this, each with random jitter
+    write_timeout_s: float = 10.0  # no progress this long (connecting, sending): an outage
+    ffmpeg_command: str = "ffmpeg"  # the child that connects (Debian ffmpeg: RTMP, SRT)
+
+
 # --------------------------------------------------------------------------- engagement
 # On-device engagement metrics (agent/engagement); see docs/ENGAGEMENT.md.
 
@@ -358,6 +376,7 @@ class Config(Section):
     tablets: TabletsConfig = msgspec.field(default_factory=TabletsConfig)
     cameras: list[CameraConfig] = []
     recording: RecordingConfig = msgspec.field(default_factory=RecordingConfig)
+    live: LiveConfig = msgspec.field(default_factory=LiveConfig)
     panels: list[PanelConfig] = []
     engagement: EngagementConfig = msgspec.field(default_factory=EngagementConfig)
 
@@ -462,6 +481,7 @@ SEMANTIC_CHECKS: list[str] = [
     "agent.web.tls:check_config",
     "agent.tablets.roster:check_config",
     "agent.recording.config_check:check_config",
+    "agent.live.config_check:check_config",
     "agent.engagement.config_check:check_config",
     "agent.panel.config_check:check_config",
 ]

@@ -46,6 +46,8 @@ def base_config(args: Any, data_dir: Path) -> dict[str, Any]:
     data.setdefault("web", {})["listen"] = args.listen
     if args.mqtt:
         data.setdefault("mqtt", {})["url"] = args.mqtt
+    if getattr(args, "live_url", None):
+        data.setdefault("live", {})["url"] = args.live_url
     return data
 
 
@@ -76,6 +78,7 @@ async def _run(args: Any, data_dir: Path) -> int:
             print(f"\nclassroom-agent demo is running: {data_dir}\n"
                   f"  status page:   {url}\n  teacher panel: {url}panel\n"
                   f"  uplink:        {args.mqtt or 'off (use --mqtt mqtt://host:1883)'}\n"
+                  f"  live lesson:   {_live_shown(args)}\n"
                   "Press Ctrl-C to stop.\n", flush=True)
             ready.set_result(ctx)
 
@@ -87,6 +90,17 @@ async def _run(args: Any, data_dir: Path) -> int:
             if not ready.done():
                 ready.cancel()
     return 0
+
+
+def _live_shown(args: Any) -> str:
+    from agent.live.target import TargetError, parse
+
+    if not getattr(args, "live_url", None):
+        return "off (use --live-url rtmp://host/live/key, see docs/live.md)"
+    try:
+        return f"{parse(args.live_url).shown} (the first lesson is live)"
+    except TargetError as e:
+        return f"bad --live-url: {e}"
 
 
 @contextlib.contextmanager

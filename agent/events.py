@@ -167,6 +167,42 @@ class RecordingEvent(Event, kw_only=True):
     reason: str = ""  # failed / partial / deleted: why
 
 
+# --------------------------------------------------------------------------- live lessons
+
+
+LiveAction = Literal["started", "stopped", "failed", "outage", "resumed"]
+
+
+class LiveOutage(msgspec.Struct, kw_only=True):
+    """A stretch of a live lesson the district's server did not receive (server down,
+    network lost, camera reconnecting); ``end`` None while it lasts."""
+
+    start: datetime
+    end: datetime | None = None
+    reason: str = ""
+
+
+class LiveEvent(Event, kw_only=True):
+    """A live remote lesson (同步课堂) pushed to the district's streaming server
+    (``events/live``): ``started``, ``stopped`` (with its outages), ``failed`` (the server
+    refused the stream, or the camera cannot be streamed: ``reason`` says which), and
+    ``outage`` / ``resumed`` while it runs. ``url_host`` is the server's host: never the
+    stream key. ``live_s``: seconds the server received, outages excluded."""
+
+    live_id: str
+    action: LiveAction
+    lesson_id: str = ""
+    camera: str = ""
+    url_host: str = ""
+    protocol: str = ""  # rtmp | rtmps | srt
+    trigger: str = ""  # panel | http | mqtt | cli | timetable | demo ...
+    started: datetime
+    ended: datetime | None = None
+    live_s: float = 0.0
+    outages: list[LiveOutage] = msgspec.field(default_factory=list)
+    reason: str = ""
+
+
 # --------------------------------------------------------------------------- tablets / attendance
 
 
@@ -250,6 +286,17 @@ class LessonRecording(msgspec.Struct, kw_only=True):
     files: int = 0  # segment files written, all cameras
 
 
+class LessonLive(msgspec.Struct, kw_only=True):
+    """Live push during one lesson: ``minutes`` the district's server received inside the
+    lesson (outages excluded); ``counted`` = at least ``live.min_minutes`` (a live lesson
+    in the rollups); ``url_host`` never carries the stream key."""
+
+    minutes: float = 0.0
+    outages: list[LiveOutage] = msgspec.field(default_factory=list)
+    url_host: str = ""
+    counted: bool = False
+
+
 class LessonTablets(msgspec.Struct, kw_only=True):
     active: int = 0  # distinct tablets that sent anything counted
     checkins: int = 0
@@ -308,6 +355,7 @@ class LessonSummary(Event, kw_only=True):
     restarts: int = 0
     panel: LessonPanel = msgspec.field(default_factory=LessonPanel)
     recording: LessonRecording = msgspec.field(default_factory=LessonRecording)
+    live: LessonLive = msgspec.field(default_factory=LessonLive)
     tablets: LessonTablets = msgspec.field(default_factory=LessonTablets)
     attendance: LessonAttendance = msgspec.field(default_factory=LessonAttendance)
     engagement: LessonEngagement = msgspec.field(default_factory=LessonEngagement)
@@ -326,6 +374,7 @@ class UsageBySubject(msgspec.Struct, kw_only=True):
     recorded_lessons: int = 0
     recorded_minutes: float = 0.0
     panel_on_minutes: float = 0.0
+    live_lessons: int = 0  # lessons live for at least live.min_minutes (LessonLive.counted)
 
 
 class UsageDaily(Event, kw_only=True):
@@ -342,6 +391,7 @@ class UsageDaily(Event, kw_only=True):
     recordings: int = 0
     recorded_lessons: int = 0
     recording_room_used: bool = False
+    live_lessons: int = 0
     subjects: list[UsageBySubject] = msgspec.field(default_factory=list)
     week_subjects: list[UsageBySubject] = msgspec.field(default_factory=list)
     week_recording_room_used: bool = False

@@ -17,6 +17,7 @@ if [ "$want_tests" = 1 ]; then
   debs+=(openssl chromium chromium-driver fonts-noto-cjk socat python3-gi gir1.2-gst-rtsp-server-1.0
          gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-ugly
          gstreamer1.0-plugins-bad gstreamer1.0-tools
+         nginx-light libnginx-mod-rtmp srt-tools  # live push tests: a real RTMP and SRT server
          postgresql)  # postgresql: the district collector's PostgreSQL tests
 fi
 

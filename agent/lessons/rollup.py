@@ -26,6 +26,7 @@ def by_subject(summaries: list[dict[str, Any]]) -> list[UsageBySubject]:
         u.recordings += len(rec.get("recordings") or [])
         u.recorded_lessons += 1 if (rec.get("minutes") or 0) > 0 or rec.get("recordings") else 0
         u.recorded_minutes = round(u.recorded_minutes + float(rec.get("minutes") or 0), 2)
+        u.live_lessons += 1 if (s.get("live") or {}).get("counted") else 0
         u.panel_on_minutes = round(
             u.panel_on_minutes + float((s.get("panel") or {}).get("on_minutes") or 0), 2
         )
@@ -38,6 +39,7 @@ def _totals(subjects: list[UsageBySubject]) -> dict[str, Any]:
         "smart_lessons": sum(u.smart_lessons for u in subjects),
         "recordings": sum(u.recordings for u in subjects),
         "recorded_lessons": sum(u.recorded_lessons for u in subjects),
+        "live_lessons": sum(u.live_lessons for u in subjects),
     }
 
 

@@ -30,6 +30,8 @@ VARIABLES: dict[str, str] = {
     "recorded": "any recording made during the lesson",
     "recorded_minutes": "minutes recorded",
     "recordings": "number of recordings",
+    "live_minutes": "minutes pushed live to the district (outages excluded)",
+    "live": "a live lesson: live for at least live.min_minutes",
     "tablets_used": "any tablet check-in, answer or hand raise",
     "tablets_active": "distinct tablets active",
     "checkins": "tablet check-ins",

@@ -54,6 +54,7 @@ class _Live:
     buffer: list[tuple[float, str, str]] = field(default_factory=list)  # (at, kind, json)
     stored: bool = True  # False until an ad-hoc lesson's row is inserted
     saved_autorec: str = "none"
+    autolive: str = "none"  # timetabled live: none | started | teacher | failed | done
 
     def add(self, at: float, kind: str, data: dict[str, Any]) -> None:
         self.buffer.append((at, kind, json.dumps(data, separators=(",", ":"))))
@@ -253,6 +254,8 @@ class LessonService(Service):
                 live.row.autorec = "teacher"  # already recording (teacher was first): keep it
             elif live.row.autorec == "none":
                 await self._start_recording(live)
+        if live is not None and live.plan is not None and live.plan.live:
+            await self._timetable_live(live, now)
         await self._checkpoint()
         await self._maybe_publish_usage(now)
         self._prev_step = (mono, now)
@@ -313,6 +316,8 @@ class LessonService(Service):
                 )
                 a, b = p.window(pre, post, ext)
                 marks += [a, b, p.end + timedelta(seconds=ext)]
+                if p.live:  # live goes on at the period's start (no pre-roll)
+                    marks.append(p.start)
         for m in marks:
             s = (m - now).total_seconds()
             if acted < m <= now:
@@ -425,6 +430,8 @@ class LessonService(Service):
         pre, post = self.cfg.pre_roll_s, self.cfg.post_roll_s
         self._closing = True
         try:
+            if live.autolive == "started":
+                await self._call_live(live, "stop_live")
             if live.row.autorec == "started":
                 await self._stop_recording(live)
             await asyncio.sleep(0)  # let events published by stop() be stamped
@@ -449,6 +456,7 @@ class LessonService(Service):
                 self.cfg.smart_use,
                 roster,
                 self.cfg.late_after_s,
+                self.ctx.config.live.min_minutes,
             )
             doc = msgspec.to_builtins(summary)
             await asyncio.to_thread(
@@ -583,6 +591,35 @@ class LessonService(Service):
         )
         live.row.autorec = "done"
         self._m_autorec.labels("stopped" if ok else "stop_failed").inc()
+
+    async def _timetable_live(self, live: _Live, now: datetime) -> None:
+        """A ``live = true`` period is pushed live from its start to its (extended) end."""
+        assert live.plan is not None
+        proper_end = live.plan.end + timedelta(seconds=live.row.extend_s)
+        if live.autolive == "none" and live.plan.start <= now < proper_end:
+            await self._call_live(live, "start_live")
+        elif live.autolive == "started" and now >= proper_end:
+            await self._call_live(live, "stop_live")
+
+    async def _call_live(self, live: _Live, method: str) -> None:
+        svc = self._service("live")
+        fn = getattr(svc, method, None) if svc is not None else None
+        starting = method == "start_live"
+        if fn is None:
+            log.warning("no live service: timetabled %s skipped", method)
+            live.autolive = "failed" if starting else "done"
+            return
+        try:
+            await fn(trigger="timetable")
+            live.autolive = "started" if starting else "done"
+        except CommandError as e:
+            # already live: the teacher was first, and keeps it (never stopped by us)
+            live.autolive = "teacher" if e.code == "already_live" else (
+                "failed" if starting else "done")
+            log.warning("timetabled %s refused: %s", method, e)
+        except Exception:
+            log.exception("timetabled %s failed", method)
+            live.autolive = "failed" if starting else "done"
 
     async def _call_recorder(
         self, methods: tuple[str, ...], command: str, args: dict[str, Any]

@@ -13,7 +13,7 @@ from agent.events import DeviceState, Event
 
 # event class names the lessons service listens to
 WATCHED = {"DeviceState", "RecordingEvent", "InteractionEvent", "AttendanceEvent",
-           "EngagementWindow"}  # fmt: skip
+           "EngagementWindow", "LiveEvent"}  # fmt: skip
 
 PANEL_KINDS = {"panel", "projector", "display"}
 
@@ -57,6 +57,8 @@ def to_signal(e: Event) -> tuple[str, dict[str, Any]] | None:
                 "duration_s": float(getattr(e, "duration_s", 0.0) or 0.0),
             }
         return None
+    if name == "LiveEvent":
+        return live_signal(e)
     if name == "InteractionEvent":
         return "ix", {
             "k": getattr(e, "kind", ""),
@@ -82,4 +84,22 @@ def to_signal(e: Event) -> tuple[str, dict[str, Any]] | None:
             "hc_med": getattr(e, "head_count_median", None),
             "hc_max": getattr(e, "head_count_max", None),
         }
+    return None
+
+
+def live_signal(e: Event) -> tuple[str, dict[str, Any]] | None:
+    """Live lessons: start, outage, back, end. The end carries every outage with its wall
+    times (the push knows when the server was lost better than when the event arrived)."""
+    action = getattr(e, "action", "")
+    lid = str(getattr(e, "live_id", ""))
+    if action == "started":
+        return "live_start", {"id": lid, "host": str(getattr(e, "url_host", ""))[:200]}
+    if action == "outage":
+        return "live_out", {"id": lid, "reason": str(getattr(e, "reason", ""))[:200]}
+    if action == "resumed":
+        return "live_back", {"id": lid}
+    if action in ("stopped", "failed"):
+        outages = [[o.start.isoformat(), o.end.isoformat() if o.end else None,
+                    str(o.reason)[:200]] for o in getattr(e, "outages", [])][:100]
+        return "live_end", {"id": lid, "outages": outages}
     return None

@@ -9,16 +9,18 @@ from __future__ import annotations
 
 import math
 import statistics
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from agent.events import (
     LessonAttendance,
     LessonEngagement,
+    LessonLive,
     LessonPanel,
     LessonRecording,
     LessonSummary,
     LessonTablets,
+    LiveOutage,
 )
 from agent.lessons.rule import Rule
 from agent.lessons.store import LessonRow
@@ -106,6 +108,70 @@ def recording_usage(signals: list[Signal], begin: float, end: float) -> LessonRe
         if span := _clip(start, end, begin, end):
             intervals.append(span)
     return LessonRecording(minutes=_minutes(_union(intervals)), recordings=ids, files=files)
+
+
+def _intersect(a: list[tuple[float, float]], b: list[tuple[float, float]]
+               ) -> list[tuple[float, float]]:
+    return [span for x0, x1 in a for y0, y1 in b if (span := _clip(x0, x1, y0, y1))]
+
+
+def live_usage(signals: list[Signal], begin: float, end: float, origin: datetime,
+               min_minutes: float = 20.0) -> LessonLive:
+    """Live from each start signal to its end (or an agent gap, or the lesson's end),
+    minus its outages; outages from the end signal's wall times when it has them, else
+    from the outage/back signals."""
+    open_at: dict[str, float] = {}
+    live: list[tuple[float, float]] = []
+    down: list[tuple[float, float, str]] = []
+    pending: dict[str, tuple[float, str]] = {}  # outage signals of a live still running
+    host = ""
+    for at, kind, d in signals:
+        lid = d.get("id", "")
+        if kind == "live_start":
+            open_at[lid] = at
+            host = d.get("host") or host
+        elif kind == "live_out" and lid in open_at:
+            pending.setdefault(lid, (at, d.get("reason") or ""))
+        elif kind == "live_back" and lid in pending:
+            a, why = pending.pop(lid)
+            down.append((a, at, why))
+        elif kind == "live_end":
+            start = open_at.pop(lid, None)
+            if start is None:
+                continue
+            live.append((start, at))
+            listed = d.get("outages")
+            if listed:  # exact times: replace what the outage signals said
+                down = [x for x in down if not start <= x[0] <= at]
+                for a_iso, b_iso, why in listed:
+                    a = (datetime.fromisoformat(a_iso) - origin).total_seconds()
+                    b = ((datetime.fromisoformat(b_iso) - origin).total_seconds()
+                         if b_iso else at)
+                    down.append((max(a, start), min(b, at), why))
+            elif lid in pending:
+                a, why = pending.pop(lid)
+                down.append((a, at, why))
+            pending.pop(lid, None)
+        elif kind == "gap":
+            for lid2, start in list(open_at.items()):
+                live.append((start, float(d["from"])))
+                del open_at[lid2]
+    for lid, start in open_at.items():
+        live.append((start, end))
+        if lid in pending:
+            a, why = pending[lid]
+            down.append((a, end, why))
+    live = [s for a, b in live if (s := _clip(a, b, begin, end))]
+    spans = [(a, b) for a, b, _ in down if b > a]
+    lost = _union(_intersect(live, spans))
+    minutes = _minutes(max(0.0, _union(live) - lost))
+    outages = []
+    for a, b, why in sorted(down):
+        if (span := _clip(a, b, begin, end)) and any(_clip(*span, x0, x1) for x0, x1 in live):
+            outages.append(LiveOutage(start=origin + timedelta(seconds=span[0]),
+                                      end=origin + timedelta(seconds=span[1]), reason=why))
+    return LessonLive(minutes=minutes, outages=outages, url_host=host,
+                      counted=bool(live) and minutes >= min_minutes)
 
 
 def tablet_usage(signals: list[Signal]) -> LessonTablets:
@@ -215,6 +281,8 @@ def rule_values(s: LessonSummary) -> dict[str, Any]:
         "recorded": s.recording.minutes > 0 or bool(s.recording.recordings),
         "recorded_minutes": s.recording.minutes,
         "recordings": len(s.recording.recordings),
+        "live_minutes": s.live.minutes,
+        "live": s.live.counted,
         "tablets_used": (t.checkins + t.answers + t.hand_raises) > 0,
         "tablets_active": t.active,
         "checkins": t.checkins,
@@ -238,6 +306,7 @@ def summarize(
     rule_text: str,
     roster_size: int | None,
     late_after_s: float,
+    live_min_minutes: float = 20.0,
 ) -> LessonSummary:
     begin = row.begin_s
     end = max(end, begin)
@@ -261,6 +330,7 @@ def summarize(
         restarts=row.restarts,
         panel=panel_usage(signals, begin, end),
         recording=recording_usage(signals, begin, end),
+        live=live_usage(signals, begin, end, row.origin, live_min_minutes),
         tablets=tablet_usage(signals),
         attendance=attendance(
             signals, row.lesson_id, roster_size, row.lesson_start_s + late_after_s

@@ -39,6 +39,7 @@ class PlannedLesson:
     teacher: str
     title: str
     record: bool
+    live: bool = False  # pushed live from start to end (agent/live)
 
     def window(
         self, pre_roll_s: float, post_roll_s: float, extend_s: float
@@ -94,6 +95,7 @@ class _Slot:
     teacher: str
     title: str
     record: bool
+    live: bool = False
 
 
 class Timetable:
@@ -112,7 +114,8 @@ class Timetable:
         for p in tt.periods:
             start, end = _period_times(p, tt)
             pid = _safe_id(p.id or p.bell or start.strftime("%H%M"))
-            slot = _Slot(pid, start, end, p.class_, p.subject, p.teacher, p.title, p.record)
+            slot = _Slot(pid, start, end, p.class_, p.subject, p.teacher, p.title, p.record,
+                         p.live)
             for d in p.days:
                 self._slots[d].append(slot)
         for slots in self._slots.values():
@@ -150,6 +153,7 @@ class Timetable:
                     teacher=s.teacher,
                     title=s.title,
                     record=s.record,
+                    live=s.live,
                 )
             )
         return out

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Protocol
 
 import av
 
@@ -23,6 +24,17 @@ from agent.recording.segments import SegmentInfo, SegmentWriter
 from drivers.camera.source import CameraSource, SourceError, SourceOptions, StreamInfo, scrub
 
 log = logging.getLogger(__name__)
+
+
+class PacketTap(Protocol):
+    """Another consumer of the same camera connection (the live push): told of every
+    (re)opened source, then handed each packet before the recording writes it. Must never
+    block; the capture thread detaches a tap that raises."""
+
+    def source_opened(self, info: StreamInfo, video: av.VideoStream,
+                      audio: av.AudioStream | None) -> None: ...
+
+    def packet(self, pkt: av.Packet) -> None: ...
 
 
 @dataclass
@@ -70,6 +82,7 @@ class CameraCapture:
         self.bytes_closed = 0
         self.writer: SegmentWriter | None = None
         self.online = False
+        self.tap: PacketTap | None = None  # set/cleared from the loop thread (live push)
 
     def start(self) -> None:
         self._thread.start()
@@ -121,6 +134,7 @@ class CameraCapture:
                 # datetime objects, nothing handed to other threads
                 video, stop, monotonic, wall = src.video, self._stop, time.monotonic, time.time
                 write = writer.write
+                fed: PacketTap | None = None  # the tap told of this source
                 for pkt in src.packets():
                     if stop.is_set():
                         break
@@ -139,6 +153,16 @@ class CameraCapture:
                             audio_mode=writer.audio_mode, out_codec=writer.out_codec,
                             out_audio=writer.out_audio_codec,
                         ))
+                    tap = self.tap
+                    if tap is not None:
+                        try:
+                            if fed is not tap:
+                                tap.source_opened(info, src.video, src.audio)
+                                fed = tap
+                            tap.packet(pkt)
+                        except Exception:  # the live output never costs the recording
+                            log.exception("%s: packet tap failed; detached", self.camera_id)
+                            self.tap = None
                     try:
                         write(pkt)
                     except (ValueError, av.error.ValueError) as e:

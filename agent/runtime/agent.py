@@ -32,6 +32,7 @@ def service_factories() -> list[Callable[[AgentContext], Service | None]]:
     from agent.engagement.service import EngagementService
     from agent.health import HealthService
     from agent.lessons.service import LessonService
+    from agent.live.service import LiveService
     from agent.panel.service import PanelService
     from agent.recording.service import RecordingService
     from agent.runtime.errorlog import ErrorLogService
@@ -45,6 +46,7 @@ def service_factories() -> list[Callable[[AgentContext], Service | None]]:
         # capabilities (drivers, recording, engagement, tablets, lessons) go here
         PanelService.create,
         RecordingService.create,
+        LiveService.create,  # rides on the recording's camera connection
         EngagementService.create,
         TabletService.create,
         LessonService.create,  # after the services it drives (tablets, recording)

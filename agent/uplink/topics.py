@@ -70,6 +70,7 @@ ROUTES: dict[type[ev.Event], Route] = {
     ),
     ev.DeviceFault: Route("device_fault", "events/device", EVENTS),
     ev.RecordingEvent: Route("recording", "events/recording", EVENTS),
+    ev.LiveEvent: Route("live", "events/live", EVENTS),
     ev.AttendanceEvent: Route("attendance", "events/attendance", RECORDS),
     ev.InteractionEvent: Route("interaction", "events/interaction", EVENTS),
     ev.EngagementWindow: Route("engagement_window", "engagement", TELEMETRY),

@@ -28,6 +28,7 @@ ROUTE_MODULES = [
     "agent.web.downloads",
     "agent.web.tablets",
     "agent.web.recording",
+    "agent.web.streaming",
 ]
 
 

@@ -66,6 +66,31 @@ def recording_view(rec: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def live_view(sec: dict[str, Any]) -> dict[str, Any]:
+    """The live push (agent/live): ``active`` while live (connecting, live or in an
+    outage); ``outage`` while the server is not receiving; never the stream key."""
+    state = sec["state"]
+    active = state != "idle"
+    last = sec["last"]
+    outages = sec["outages"]
+    return {
+        "configured": bool(sec["configured"]),
+        "state": state,
+        "active": active,
+        "outage": state == "outage",
+        "reason": sec["reason"] or None,
+        "url_host": sec["url_host"] or None,
+        "protocol": sec["protocol"] or None,
+        "camera": sec["camera"],
+        "elapsed_s": sec["elapsed_s"] if active else None,
+        "live_s": sec["live_s"] if active else None,
+        "bitrate_bps": sec["bitrate_bps"] if active else None,
+        "outages": len(outages),
+        "last_state": last["state"] if last else None,
+        "last_reason": (last["reason"] or None) if last else None,
+    }
+
+
 def _lesson(c: dict[str, Any]) -> dict[str, Any]:
     return {
         "lesson_id": c["lesson_id"],
@@ -162,6 +187,12 @@ def problems(view: dict[str, Any]) -> list[str]:
             out.append("disk_low")
         if not rec["active"] and rec["last_state"] == "failed":
             out.append("recording_failed")
+    live = view.get("live")
+    if live and "error" not in live:
+        if live["outage"]:
+            out.append("live_outage")
+        elif not live["active"] and live["last_state"] == "failed":
+            out.append("live_failed")
     up = view["uplink"]
     if up and "error" not in up and up["enabled"] and not up["connected"]:
         out.append("no_network")
@@ -190,6 +221,7 @@ def summarize(doc: dict[str, Any]) -> dict[str, Any]:
     view: dict[str, Any] = {
         "uplink": _read(doc, "uplink", uplink_view),
         "recording": _read(doc, "recording", recording_view),
+        "live": _read(doc, "live", live_view),
         "lesson": _read(doc, "lessons", lesson_view),
         "tablets": _read(doc, "tablets", tablets_view),
         "engagement": _read(doc, "engagement", engagement_view),

@@ -78,6 +78,7 @@ function onData(data) {
   elapsedBase = recActive && isNum(rec.elapsed_s) ? { elapsed_s: rec.elapsed_s, at: Date.now() } : null;
   problemCodes = view.problems || [];
   renderLesson(view);
+  renderLive(view);  // panel_live.js
   renderButton();
   renderProblems();
   tick();
@@ -85,6 +86,7 @@ function onData(data) {
 
 function onState(up) {
   streamUp = up;
+  renderLiveState(up);  // panel_live.js
   renderButton();
   renderProblems();
 }

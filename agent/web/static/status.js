@@ -77,6 +77,26 @@ function renderRecording(view) {
       + (rec.last_reason ? " — " + rec.last_reason : ""), failed ? "error" : "") : null);
 }
 
+function renderLiveLesson(view) {
+  const lv = view.live;
+  if (drawnAsMissing("card-live", lv)) return;
+  if (!lv.configured && !lv.active) return fill("card-live", el("p", { class: "empty", text: t("live.not_configured") }));
+  const failed = !lv.active && lv.last_state === "failed";
+  const state = lv.state === "live" ? pill("● " + t("live.on"), "rec")
+    : lv.state === "outage" ? pill(t("live.outage"), "bad")
+    : lv.state === "connecting" ? pill(t("live.connecting"), "warn")
+    : failed ? pill(t("live.failed"), "bad") : pill(t("live.idle"), "idle");
+  fill("card-live",
+    el("div", { class: "headline" }, state,
+      lv.active ? el("span", { class: "big-num", id: "live-elapsed", text: fmtClock(lv.elapsed_s) }) : null),
+    lv.url_host ? kv(t("live.server"), lv.protocol + "://" + lv.url_host, "mono") : null,
+    lv.active && isNum(lv.bitrate_bps) ? kv(t("live.bitrate"), (lv.bitrate_bps / 1e6).toFixed(2) + " Mbit/s") : null,
+    lv.active ? kv(t("live.outages"), String(lv.outages), lv.outages ? "warn" : "") : null,
+    lv.reason ? kv("", String(lv.reason), "error") : null,
+    !lv.active && lv.last_state ? kv(t("live.last"), lv.last_state
+      + (lv.last_reason ? " — " + lv.last_reason : ""), failed ? "error" : "") : null);
+}
+
 function renderLesson(view) {
   const les = view.lesson;
   if (drawnAsMissing("card-lesson", les)) return;
@@ -227,7 +247,8 @@ function render(data) {
   $("#demo").hidden = !a.demo;
   if (a.name) $("#room").textContent = a.name;
   const cards = [
-    () => renderUplink(view), () => renderRecording(view), () => renderLesson(view),
+    () => renderUplink(view), () => renderRecording(view), () => renderLiveLesson(view),
+    () => renderLesson(view),
     () => renderTablets(view), () => renderEngagement(view, (data.history || {}).engagement),
     () => renderSystem(view.system), () => renderDevices(st.devices), () => renderErrors(view.errors),
   ];

@@ -1,0 +1,54 @@
+"""HTTP for live lessons: ``POST /api/live/start`` / ``POST /api/live/stop`` (the same
+service the MQTT commands and the timetable use). Auth and CSRF are the app's middlewares,
+as for recording. Refusals are 409 with ``{"error": {"code", "message"}}`` (``already_live``,
+``not_live``, ``not_configured`` ...); bad bodies are 400."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+
+from agent.commands import CommandError
+from agent.runtime.service import AgentContext
+from agent.web.recording import _Bad, _body, _error, _trigger
+
+
+def _service(request: web.Request) -> Any:
+    from agent.live.service import LiveService
+    from agent.web.app import CTX
+
+    return request.app[CTX].service(LiveService)
+
+
+async def _control(request: web.Request, args_type: type, act: Any) -> web.Response:
+    svc = _service(request)
+    if svc is None:
+        return _error(409, "not_configured", "no camera is configured on this agent")
+    try:
+        args = await _body(request, args_type)
+        result = await act(svc, args)
+    except _Bad as e:
+        return _error(400, e.code, e.message)
+    except CommandError as e:
+        return _error(409, e.code, e.message)
+    return web.json_response(result)
+
+
+async def start(request: web.Request) -> web.Response:
+    from agent.live.service import LiveStartArgs
+
+    return await _control(request, LiveStartArgs, lambda svc, a: svc.start_live(
+        a.trigger or _trigger(request)))
+
+
+async def stop(request: web.Request) -> web.Response:
+    from agent.live.service import LiveStopArgs
+
+    return await _control(request, LiveStopArgs, lambda svc, a: svc.stop_live(
+        a.trigger or _trigger(request)))
+
+
+def setup(app: web.Application, ctx: AgentContext) -> None:
+    app.router.add_post("/api/live/start", start)
+    app.router.add_post("/api/live/stop", stop)
