@@ -39,7 +39,7 @@ class _Extras(msgspec.Struct):
     """Optional fields a newer agent may send; absent ones stay None."""
 
     revision: int | None = None  # re-sent revisions of one lesson summary
-    live: Any = None  # remote synchronous teaching (LessonSummary.live)
+    live: Any = None  # LessonSummary.live, present from agents that push live lessons
 
 
 # the types the collector stores; others on subscribed topics are dead-lettered as unknown
@@ -81,15 +81,13 @@ _decoders = {t: msgspec.json.Decoder(cls) for t, (cls, _) in KINDS.items()}
 _ISO_WEEK = re.compile(r"^\d{4}-W\d{2}$")
 
 
-def _live_flag(value: Any) -> bool | None:
-    if value is None:
+def _live_flag(event: Any, sent: Any) -> bool | None:
+    """A lesson is a live lesson when its summary says ``live.counted`` (live for at least
+    the room's ``live.min_minutes``); None when the summary has no ``live`` at all (an
+    agent older than live lessons), so the figure is unknown rather than 0."""
+    if sent is None or not isinstance(event, ev.LessonSummary):
         return None
-    if isinstance(value, dict):  # a struct: live when it says so, or when it is non-empty
-        for key in ("remote", "synchronous", "active", "streamed", "live"):
-            if key in value:
-                return bool(value[key])
-        return bool(value)
-    return bool(value)
+    return event.live.counted
 
 
 def parse(topic: str, payload: bytes, prefix: str) -> Record | DeadLetter:
@@ -143,7 +141,7 @@ def parse(topic: str, payload: bytes, prefix: str) -> Record | DeadLetter:
     return Record(topic=topic, sub=sub, id=env.id, seq=env.seq, ts=_iso(ts), school=env.school,
                   room=env.room, type=env.type, event=event, raw=bytes(env.data),
                   revision=revision,
-                  live=_live_flag(extras.live))
+                  live=_live_flag(event, extras.live))
 
 
 def _semantic_problem(event: Any) -> str | None:

@@ -15,8 +15,8 @@ _seq: dict[tuple[str, str, str], int] = defaultdict(int)
 
 
 def message(school: str, room: str, event: ev.Event, *, seq: int | None = None,
-            data_patch: dict[str, Any] | None = None, prefix: str = "classroom"
-            ) -> tuple[str, bytes]:
+            data_patch: dict[str, Any] | None = None, data_drop: tuple[str, ...] = (),
+            prefix: str = "classroom") -> tuple[str, bytes]:
     route = ROUTES[type(event)]
     sub = route.topic_for(event)
     if seq is None:
@@ -25,9 +25,11 @@ def message(school: str, room: str, event: ev.Event, *, seq: int | None = None,
     env = Envelope(v=SCHEMA_VERSION, id=uuid7(), seq=seq, ts=event.ts, school=school,
                    room=room, type=route.type, data=event)
     payload = encode(env)
-    if data_patch:  # a newer agent's field (e.g. LessonSummary.revision)
+    if data_patch or data_drop:  # a newer agent's field, or one an older agent lacks
         d = json.loads(payload)
-        d["data"].update(data_patch)
+        d["data"].update(data_patch or {})
+        for name in data_drop:
+            d["data"].pop(name, None)
         payload = json.dumps(d).encode()
     return f"{root(prefix, school, room)}/{sub}", payload
 

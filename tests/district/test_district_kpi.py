@@ -105,15 +105,17 @@ def test_hand_computed_figures(store, batch: int) -> None:
     assert r3.reasons["class_hour_rate"] == engine.WHY_SILENT
     for r in rep.rooms:  # figures the rooms do not send: null with the reason, never 0
         assert r.quality_recordings is None and "quality_recordings" in r.reasons
-        assert r.live_lessons is None and "live_lessons" in r.reasons
+    # rooms that report say how many live lessons they had (none); a silent one cannot
+    assert (r1.live_lessons, r2.live_lessons, r3.live_lessons) == (0, 0, None)
+    assert "live_lessons" in r3.reasons
     (a,) = rep.schools
     assert (a.rooms, a.reporting_rooms, a.silent_rooms, a.smart_lessons) == (3, 2, 1, 6)
     assert a.smart_lessons_per_room == 2.0 and a.class_hour_rate == 0.5
     assert a.subjects_per_room == 1.666667 and a.subject_rate == 0.833333
     assert (a.recording_rooms, a.recording_room_weekly_rate) == (1, 0.5)
     assert a.quality_recordings_by_subject is None and a.homework_by_class_subject is None
-    assert {"quality_recordings_by_subject", "homework_by_class_subject", "live_lessons"} <= set(
-        a.reasons)
+    assert {"quality_recordings_by_subject", "homework_by_class_subject"} <= set(a.reasons)
+    assert a.live_lessons == 0
     assert rep.district.schools == 1 and rep.district.class_hour_rate == 0.5
     c = s.counters()
     assert c["lessons:stored"] == 9  # L1..L6, M1..M3
@@ -140,12 +142,15 @@ def test_rates_above_100_percent_are_not_capped(store) -> None:
 
 def test_live_lessons_are_counted_once_rooms_send_the_field(store) -> None:
     cfg, s = store
+    live = {"minutes": 38.5, "outages": [], "url_host": "live.example.cn", "counted": True}
+    short = {"minutes": 6.0, "outages": [], "url_host": "live.example.cn", "counted": False}
     s.apply([parse(*message("a", "r1", lesson("2026-09-02", "V1", "math", True),
-                            data_patch={"live": {"remote": True}}), "classroom"),
+                            data_patch={"live": live}), "classroom"),
+             # an agent older than live lessons sends no ``live``: unknown, not 0
              parse(*message("a", "r1", lesson("2026-09-03", "V2", "math", True),
-                            data_patch={"live": None}), "classroom"),
+                            data_drop=("live",)), "classroom"),
              parse(*message("a", "r2", lesson("2026-09-03", "V3", "math", True),
-                            data_patch={"live": False}), "classroom")])
+                            data_patch={"live": short}), "classroom")])
     rep = term_report(cfg, s, "2026 autumn")
     rooms = {r.room: r for r in rep.rooms}
     assert rooms["r1"].live_lessons == 1 and rooms["r2"].live_lessons == 0
