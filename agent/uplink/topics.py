@@ -56,6 +56,8 @@ ROUTES: dict[type[ev.Event], Route] = {
     ev.EngagementWindow: Route("engagement_window", "engagement", TELEMETRY),
     ev.LessonSummary: Route("lesson_summary", "lessons", RECORDS),
     ev.UsageDaily: Route("usage_daily", "usage", RECORDS),
+    ev.ShowcaseEvent: Route("showcase", "events/showcase", EVENTS),
+    ev.AssignmentEvent: Route("assignment", "events/assignment", EVENTS),
 }
 
 
