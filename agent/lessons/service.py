@@ -788,7 +788,7 @@ class LessonService(Service):
     def _roster(self, class_id: str) -> int | None:
         return self.timetable.roster_size(class_id) if self.timetable else None
 
-    async def _homework(self, first: date, last: date) -> tuple[list[Any], list[Any]]:
+    async def _homework_usage(self, first: date, last: date) -> tuple[list[Any], list[Any]]:
         """(per class and subject, records) of the homework between the dates."""
         assert self.store is not None
         a, b = first.isoformat(), last.isoformat()
@@ -802,8 +802,8 @@ class LessonService(Service):
         week = await asyncio.to_thread(self.store.summaries, monday.isoformat(), d.isoformat())
         day = [s for s in week if s.get("date") == d.isoformat()]
         ev = rollup.daily(d, day, week)
-        ev.homework = (await self._homework(d, d))[0]
-        ev.week_homework = (await self._homework(monday, d))[0]
+        ev.homework = (await self._homework_usage(d, d))[0]
+        ev.week_homework = (await self._homework_usage(monday, d))[0]
         ev.subjects = rollup.add_homework(ev.subjects, ev.homework)
         ev.week_subjects = rollup.add_homework(ev.week_subjects, ev.week_homework)
         tt = self.timetable
@@ -815,7 +815,7 @@ class LessonService(Service):
                 ev.term, ev.school_week = name, tt.school_week(d)
                 sums = await asyncio.to_thread(self.store.summaries, first.isoformat(),
                                                d.isoformat())
-                ev.term_homework = (await self._homework(first, d))[0]
+                ev.term_homework = (await self._homework_usage(first, d))[0]
                 ev.term_subjects = rollup.add_homework(rollup.by_subject(sums),
                                                        ev.term_homework)
                 weeks = tt.school_weeks(first, d)
@@ -933,7 +933,7 @@ class LessonService(Service):
         if self.store is None:
             return rollup.usage_report(first, last, [])
         items = await asyncio.to_thread(self.store.summaries, first.isoformat(), last.isoformat())
-        _hw, rows = await self._homework(first, last)
+        _hw, rows = await self._homework_usage(first, last)
         subs = await asyncio.to_thread(self.store.submissions_for, first.isoformat(),
                                        last.isoformat())
         tt = self.timetable

@@ -49,10 +49,13 @@ class FakeRecorder(Service):
 
     name = "recording"
     capabilities = ("recording",)
+    id_format = "rec-%H%M"
+    quality_rule = "finished and minutes >= 35"
 
     def __init__(self, ctx: Any) -> None:
         super().__init__(ctx)
         self.active: ev.RecordingEvent | None = None
+        self.ended: dict[str, ev.RecordingEvent] = {}
 
     @classmethod
     def create(cls, ctx: Any) -> FakeRecorder:
@@ -73,11 +76,29 @@ class FakeRecorder(Service):
             **msgspec.structs.asdict(a)), StartArgs)
         self.ctx.commands.register("record/stop", lambda a: self.stop_recording(), NoArgs)
 
+        class ShowcaseArgs(msgspec.Struct):
+            recording_id: str
+            undo: bool = False
+
+        self.ctx.commands.register("record/showcase", lambda a: self.mark_showcase(
+            a.recording_id, not a.undo, "mqtt"), ShowcaseArgs)
+
+    async def mark_showcase(self, recording_id: str, showcase: bool = True,
+                            trigger: str = "api") -> dict[str, Any]:
+        """The real service's contract: a ShowcaseEvent judged by the quality rule."""
+        rec = self.ended[recording_id]
+        quality = showcase and rec.action == "finished" and rec.duration_s >= 35 * 60
+        await self.ctx.bus.publish(ev.ShowcaseEvent(
+            ts=self.ctx.clock.now(), recording_id=recording_id, lesson_id=rec.lesson_id,
+            subject=rec.subject, showcase=showcase, quality=quality, rule=self.quality_rule,
+            trigger=trigger))
+        return {"recording_id": recording_id, "showcase": showcase, "quality": quality}
+
     async def start_recording(self, title: str, subject: str, lesson_id: str, teacher: str,
                               trigger: str) -> dict[str, Any]:
         now = self.ctx.clock.now()
         self.active = ev.RecordingEvent(
-            ts=now, recording_id=f"rec-{now.astimezone(TZ):%H%M}", action="started",
+            ts=now, recording_id=now.astimezone(TZ).strftime(self.id_format), action="started",
             lesson_id=lesson_id, title=title, subject=subject, teacher=teacher,
             trigger=trigger, started=now,
         )
@@ -90,10 +111,12 @@ class FakeRecorder(Service):
             return {"stopped": False}
         now = self.ctx.clock.now()
         dur = (now - rec.started).total_seconds()
-        await self.ctx.bus.publish(msgspec.structs.replace(
+        end = msgspec.structs.replace(
             rec, ts=now, action="finished", ended=now, duration_s=dur,
             cameras=[ev.RecordingCamera(id="cam1", segments=math.ceil(dur / 60))],
-        ))
+        )
+        self.ended[rec.recording_id] = end
+        await self.ctx.bus.publish(end)
         return {"stopped": True}
 
 
@@ -120,13 +143,18 @@ def base(lesson_id: str, **kw: Any) -> dict[str, Any]:
         "subject": "", "class_id": "", "teacher": "", "title": "", "scheduled_start": None,
         "scheduled_end": None, "extended_min": 0, "ended_by": "schedule", "restarts": 0,
         "panel": {"on_minutes": 0.0, "on_ratio": 0.0, "minutes_by_input": {}},
-        "recording": {"minutes": 0.0, "recordings": [], "files": 0},
-        "tablets": {"active": 0, "checkins": 0, "answers": 0, "hand_raises": 0},
+        "recording": {"minutes": 0.0, "recordings": [], "files": 0, "showcase": False,
+                      "quality": False, "showcase_recordings": [], "quality_recordings": [],
+                      "quality_rule": "finished and minutes >= 35 and gap_s < 30 and "
+                                      "all_cameras"},
+        "tablets": {"active": 0, "checkins": 0, "answers": 0, "hand_raises": 0,
+                    "assignments": 0, "submissions": 0},
         "attendance": {"roster_size": 40, "present": 0, "late": 0, "absent": 40,
                        "head_count_median": None, "head_count_max": None},
         "engagement": {"mean_head_up_rate": None, "timeline": []},
         "smart_classroom_use": False,
         "smart_use_rule": "panel_on_ratio >= 0.5 or recorded or tablets_used",
+        "class_minutes": 45.0, "revision": 0, "term": "", "homework": [],
     }
     for k, v in kw.items():
         if isinstance(v, dict) and isinstance(doc.get(k), dict):
@@ -401,7 +429,8 @@ async def test_school_day(make_config: Any, run_agent: Any, mosquitto: Any,
             start=utc("07:59"), end=utc("08:46"), minutes=47.0,
             panel={"on_minutes": 42.0, "on_ratio": 0.894,
                    "minutes_by_input": {"hdmi1": 28.0, "ops": 14.0}},
-            recording={"minutes": 41.0, "recordings": ["rec-0759"], "files": 41},
+            # recorded 07:59-08:40: the pre-roll minute is not counted
+            recording={"minutes": 40.0, "recordings": ["rec-0759"], "files": 41},
             engagement={"mean_head_up_rate": None, "timeline": [None] * 47},
             smart_classroom_use=True,
         ),
@@ -429,8 +458,9 @@ async def test_school_day(make_config: Any, run_agent: Any, mosquitto: Any,
             start=utc("13:59"), end=utc("14:51"), minutes=52.0, extended_min=5, restarts=1,
             panel={"on_minutes": 43.0, "on_ratio": 0.827, "minutes_by_input": {"ops": 43.0}},
             # 13:59-14:20 (the agent went down), 14:22-14:51 (re-recorded after the restart;
-            # the first recording's end was never seen, so only the second's files count)
-            recording={"minutes": 50.0, "recordings": ["rec-1359", "rec-1422"], "files": 29},
+            # the first recording's end was never seen, so only the second's files count);
+            # counted inside the lesson proper 14:00-14:50 (extended): 20 + 28 minutes
+            recording={"minutes": 48.0, "recordings": ["rec-1359", "rec-1422"], "files": 29},
             engagement={"mean_head_up_rate": None, "timeline": [None] * 52},
             smart_classroom_use=True,
         ),
@@ -449,6 +479,7 @@ async def test_school_day(make_config: Any, run_agent: Any, mosquitto: Any,
             adhoc_id, kind="adhoc", title="club", subject="music",
             start=utc("16:30"), end=utc("16:50"), minutes=20.0,
             ended_by="idle", recording={"minutes": 20.0, "recordings": ["rec-1630"], "files": 20},
+            class_minutes=20.0,  # ad-hoc: the observed minutes
             panel={"on_minutes": 10.0, "on_ratio": 0.5, "minutes_by_input": {"hdmi1": 10.0}},
             attendance={"roster_size": None, "absent": None},
             engagement={"mean_head_up_rate": None, "timeline": [None] * 20},

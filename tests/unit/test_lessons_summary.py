@@ -181,4 +181,6 @@ def test_daily_and_report() -> None:
     assert len(rep["days"]) == 9 and rep["total"]["lessons"] == 4
     assert rep["total"]["subjects"][1] == {
         "subject": "math", "lessons": 3, "smart_lessons": 2, "recordings": 3,
-        "recorded_lessons": 2, "recorded_minutes": 85.0, "panel_on_minutes": 30.0}
+        "recorded_lessons": 2, "recorded_minutes": 85.0, "panel_on_minutes": 30.0,
+        "class_minutes": 0.0, "showcase_recordings": 0, "quality_recordings": 0,
+        "live_lessons": 0, "assignments": 0, "submissions": 0}
