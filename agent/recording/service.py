@@ -290,13 +290,19 @@ class RecordingService(Service):
                     raise CommandError("too_late", "a showcase can only be undone on the day "
                                                    "it was kept")
             quality = False
-            if showcase:
-                try:
-                    m = await asyncio.to_thread(mf.read, self.root / row["path"])
+            directory = self.root / row["path"]
+            try:
+                # recording.json is the record on disk (the catalog can be rebuilt from it)
+                m = await asyncio.to_thread(mf.read, directory)
+                if showcase:
                     values = quality_values(m, list(self.cameras))
                     quality = compile_rule(self.cfg.quality_rule, QUALITY_VARIABLES)(values)
-                except (OSError, msgspec.DecodeError) as e:
-                    log.warning("recording %s: cannot judge its quality: %s", recording_id, e)
+                m.showcase, m.quality = showcase, quality
+                m.showcase_at = now if showcase else None
+                await asyncio.to_thread(mf.write, directory, m, ".showcase.tmp")
+            except (OSError, msgspec.DecodeError) as e:
+                log.warning("recording %s: cannot read or update recording.json (quality not "
+                            "judged): %s", recording_id, e)
             await asyncio.to_thread(self.catalog.update, recording_id, showcase=int(showcase),
                                     showcase_at=now.isoformat() if showcase else None,
                                     quality=int(quality))
@@ -595,7 +601,8 @@ class RecordingService(Service):
             "ended": m.ended.isoformat() if m.ended else None, "duration_s": m.duration_s,
             "bytes": m.bytes, "path": s.rel_dir,
             "cameras": [msgspec.to_builtins(c.summary()) for c in m.cameras],
-            "gaps": len(m.gaps),
+            "gaps": len(m.gaps), "showcase": int(m.showcase), "quality": int(m.quality),
+            "showcase_at": m.showcase_at.isoformat() if m.showcase_at else None,
         }
 
     async def _publish_recording(self, s: Session | None, action: str, reason: str = "",

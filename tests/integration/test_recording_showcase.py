@@ -79,6 +79,12 @@ async def test_showcase_marking_and_quality(make_config: Any, run_agent: Any,
                 capture_output=True, text=True, timeout=60)
             assert out.returncode == 2 and "recording id" in out.stderr
 
+            # recording.json (the record the catalog is rebuilt from) says so too
+            [mb] = [m for m in tmp_path.glob("data/recordings/*/*/recording.json")
+                    if json.loads(m.read_text())["recording_id"] == b]
+            doc = json.loads(mb.read_text())
+            assert (doc["showcase"], doc["quality"]) == (True, False) and doc["showcase_at"]
+
             # kept yesterday: too late to undo today
             yesterday = (agent.ctx.clock.now() - timedelta(days=1)).isoformat()
             await asyncio.to_thread(svc.catalog.update, b, showcase_at=yesterday)
