@@ -169,8 +169,16 @@ class LessonService(Service):
         if self.store is None:
             return
         live = self.current
+        if live is None:  # homework records and showcase marks are kept without a lesson
+            keep = [x for x in self._pending if x[2] in ("hw", "mark")]
+            self._pending.clear()
+            self._pending.extend(keep)
+        self._drain()
+        try:
+            await self._apply_records()
+        except Exception:
+            log.exception("storing homework / showcase records at shutdown failed")
         if live is not None:
-            self._drain()
             await self._checkpoint(force=True)
         await asyncio.to_thread(self.store.close)
         self.store = None
