@@ -653,6 +653,13 @@ async def test_term_homework_showcase(make_config: Any, run_agent: Any, mosquitt
             await room.goto("17:15")
             await room.until(lambda: any(isinstance(e, ev.UsageDaily) and e.revision == 1
                                          for e in room.published), "usage revision")
+            # the teacher takes the showcase back the same day: both go out again
+            await room.goto("17:20")
+            await room.command("record/showcase", {"recording_id": "rec-0907-0759",
+                                                   "undo": True})
+            await room.goto("17:25")
+            await room.until(lambda: any(isinstance(e, ev.UsageDaily) and e.revision == 2
+                                         for e in room.published), "usage revision 2")
 
             async with aiohttp.ClientSession() as http:
                 url = room.agent.web_url
@@ -682,9 +689,15 @@ async def test_term_homework_showcase(make_config: Any, run_agent: Any, mosquitt
     assert jul["tablets"]["assignments"] == 1 and jul["tablets"]["submissions"] == 2
     assert jul["homework"] == [{"class_id": "7a", "subject": "math", "assignments": 1,
                                 "submissions": 2, "submission_rate": 0.5}]  # 2 of 4
-    p1 = lessons["2026-09-07-p1"]
-    assert (p1["term"], p1["revision"], p1["class_minutes"]) == (AUTUMN, 1, 45.0)
+    p1 = lessons["2026-09-07-p1"]  # its last revision: the showcase undone
+    assert (p1["term"], p1["revision"], p1["class_minutes"]) == (AUTUMN, 2, 45.0)
     assert p1["recording"] | {"quality_rule": ""} == {
+        "minutes": 40.0, "recordings": ["rec-0907-0759"], "files": 41, "showcase": False,
+        "quality": False, "showcase_recordings": [], "quality_recordings": [],
+        "quality_rule": ""}
+    rev1 = next(msgspec.to_builtins(e) for e in room.published if isinstance(
+        e, ev.LessonSummary) and e.lesson_id == "2026-09-07-p1" and e.revision == 1)
+    assert rev1["recording"] | {"quality_rule": ""} == {
         "minutes": 40.0, "recordings": ["rec-0907-0759"], "files": 41, "showcase": True,
         "quality": True, "showcase_recordings": ["rec-0907-0759"],
         "quality_recordings": ["rec-0907-0759"], "quality_rule": ""}
@@ -695,19 +708,21 @@ async def test_term_homework_showcase(make_config: Any, run_agent: Any, mosquitt
     assert p2["homework"] == [{"class_id": "7a", "subject": "chinese", "assignments": 1,
                                "submissions": 1, "submission_rate": 0.25}]
     assert not p2["smart_classroom_use"] and p2["revision"] == 0
-    # p1 went out twice, the second time as revision 1 with the showcase
+    # p1 went out three times: revision 1 with the showcase, revision 2 without
     revs = [(e.revision, e.recording.showcase) for e in room.published
             if isinstance(e, ev.LessonSummary) and e.lesson_id == "2026-09-07-p1"]
-    assert revs == [(0, False), (1, True)]
+    assert revs == [(0, False), (1, True), (2, False)]
     envs = list({m["id"]: m for t, m in tap.messages if t == "lessons"  # at-least-once:
                  and m["data"]["lesson_id"] == "2026-09-07-p1"}.values())  # dedupe on id
-    assert [m["data"]["revision"] for m in envs] == [0, 1]
-    assert envs[0]["id"] != envs[1]["id"]
+    assert [m["data"]["revision"] for m in envs] == [0, 1, 2]  # each a new envelope id
 
     # ---- the day's usage message, then its revision after the late hand-in
     days = [e for e in room.published if isinstance(e, ev.UsageDaily)]
-    assert [(d.date, d.revision) for d in days] == [("2026-09-07", 0), ("2026-09-07", 1)]
-    first, last = days
+    assert [(d.date, d.revision) for d in days] == [
+        ("2026-09-07", 0), ("2026-09-07", 1), ("2026-09-07", 2)]
+    first, last = days[0], days[1]
+    undone = {u.subject: u for u in days[2].subjects}["math"]
+    assert (undone.showcase_recordings, undone.quality_recordings) == (0, 0)
     assert (first.term, first.school_day, first.school_week) == (AUTUMN, True, 2)
     assert (first.term_school_weeks, first.term_weeks_recording_room_used) == (2, 1)
     hw = {(h.class_id, h.subject): (h.assignments, h.submissions, h.submission_rate)
@@ -753,4 +768,4 @@ async def test_term_homework_showcase(make_config: Any, run_agent: Any, mosquitt
     t = autumn["total"]
     assert (t["lessons"], t["smart_lessons"], t["class_minutes"], t["quality_recordings"],
             t["showcase_recordings"], t["assignments"], t["submissions"],
-            t["live_lessons"]) == (2, 1, 90.0, 1, 1, 3, 6, 0)
+            t["live_lessons"]) == (2, 1, 90.0, 0, 0, 3, 6, 0)  # (showcase undone)
