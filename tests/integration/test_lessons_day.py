@@ -580,7 +580,9 @@ async def test_term_homework_showcase(make_config: Any, run_agent: Any, mosquitt
         async with asyncio.timeout(300):  # a hang fails here, with its line
             # ---- the spring term's last day: homework during a recorded math lesson
             teacher, kids = await connect(["s1", "s2", "s3"])
-            await room.goto("08:10", "2026-07-10-p1")
+            await room.goto("07:59", "2026-07-10-p1")  # held: the recording starts now
+            await room.until(lambda: room.svc.current.row.autorec == "started", "auto record")
+            await room.goto("08:10")
             bots_submit({k: kids[k] for k in ("s1", "s2")})  # s3 never hands it in
             await teacher.request(teacher.assignment("a-jul", "7a", "math", title="fractions"))
             await acked(kids, 2)
@@ -598,7 +600,9 @@ async def test_term_homework_showcase(make_config: Any, run_agent: Any, mosquitt
 
             # ---- Monday 7 September, autumn school week 2 (week 1 = the make-up Saturday)
             teacher, kids = await connect(["s1", "s2", "s3", "s9"])
-            await room.goto("08:05", "2026-09-07-p1")
+            await room.goto("07:59", "2026-09-07-p1")
+            await room.until(lambda: room.svc.current.row.autorec == "started", "auto record")
+            await room.goto("08:05")
             bots_submit({k: kids[k] for k in ("s1", "s2", "s3")})
             ack = await teacher.request(teacher.assignment("a-1", "7a", "math"))
             assert not ack.duplicate
