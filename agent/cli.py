@@ -12,6 +12,7 @@ import json
 import logging
 import os
 import sys
+import urllib.parse
 from typing import Any
 
 DEFAULT_CONFIG = "/etc/classroom-agent/agent.toml"
@@ -143,6 +144,13 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 
 def cmd_record(args: argparse.Namespace) -> int:
+    if args.action == "showcase":
+        if not args.recording_id:
+            print("record showcase: give the recording id (see GET /api/recordings)",
+                  file=sys.stderr)
+            return 2
+        path = f"/api/recordings/{urllib.parse.quote(args.recording_id, safe='')}/showcase"
+        return _client_call(args, "DELETE" if args.undo else "POST", path)
     body = {k: v for k, v in (("title", args.title), ("subject", args.subject)) if v}
     return _client_call(args, "POST", f"/api/recording/{args.action}", body)
 
@@ -193,8 +201,12 @@ def build_parser() -> argparse.ArgumentParser:
     client(sp)
     sp.set_defaults(func=cmd_status)
 
-    sp = sub.add_parser("record", help="start or stop recording on a running agent")
-    sp.add_argument("action", choices=["start", "stop"])
+    sp = sub.add_parser("record", help="start or stop recording on a running agent, or "
+                                       "keep a recording as a showcase lesson")
+    sp.add_argument("action", choices=["start", "stop", "showcase"])
+    sp.add_argument("recording_id", nargs="?", help="showcase: the recording's id")
+    sp.add_argument("--undo", action="store_true",
+                    help="showcase: take the marking back (the same day only)")
     sp.add_argument("--title")
     sp.add_argument("--subject")
     client(sp)

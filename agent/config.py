@@ -272,6 +272,9 @@ class RecordingConfig(Section):
     retention_interval_s: float = 30.0
     fsync_interval_s: float = 2.0  # the open segment is fsynced this often (power-loss bound)
     max_duration_s: float = 4 * 3600.0  # a forgotten recording stops by itself
+    # a showcase recording that passes this rule is a quality (精品) recording; same
+    # expression language as lessons.smart_use, names in docs/lessons.md
+    quality_rule: str = "finished and minutes >= 35 and gap_s < 30 and all_cameras"
     upload: UploadConfig = msgspec.field(default_factory=UploadConfig)
 
 

@@ -281,9 +281,19 @@ class LessonPanel(msgspec.Struct, kw_only=True):
 
 
 class LessonRecording(msgspec.Struct, kw_only=True):
-    minutes: float = 0.0  # recorded inside the lesson (pre-/post-roll included)
+    """``minutes``: recorded inside the lesson proper (scheduled start to scheduled end
+    plus extensions; pre-/post-roll never counted). ``showcase``: a recording of the lesson
+    was kept by the teacher as a showcase lesson; ``quality``: one of those also passes
+    ``quality_rule`` (config ``recording.quality_rule``) - a quality (精品) recording."""
+
+    minutes: float = 0.0
     recordings: list[str] = msgspec.field(default_factory=list)  # recording ids
     files: int = 0  # segment files written, all cameras
+    showcase: bool = False
+    quality: bool = False
+    showcase_recordings: list[str] = msgspec.field(default_factory=list)
+    quality_recordings: list[str] = msgspec.field(default_factory=list)
+    quality_rule: str = ""
 
 
 class LessonLive(msgspec.Struct, kw_only=True):
@@ -302,6 +312,22 @@ class LessonTablets(msgspec.Struct, kw_only=True):
     checkins: int = 0
     answers: int = 0
     hand_raises: int = 0
+    assignments: int = 0  # assignments set during the lesson (any class/subject)
+    submissions: int = 0  # submissions received during the lesson
+
+
+class HomeworkUsage(msgspec.Struct, kw_only=True):
+    """Tablet assignments of one class and subject over a lesson, a day, a week or a term.
+    ``assignments``: set in the period; ``submissions``: received in the period (to any
+    assignment of that class and subject); ``submission_rate``: submissions received so far
+    to the assignments set in the period / (those assignments x students enrolled), None
+    when the class's roster size is unknown."""
+
+    class_id: str
+    subject: str
+    assignments: int = 0
+    submissions: int = 0
+    submission_rate: float | None = None
 
 
 class LessonAttendance(msgspec.Struct, kw_only=True):
@@ -361,6 +387,13 @@ class LessonSummary(Event, kw_only=True):
     engagement: LessonEngagement = msgspec.field(default_factory=LessonEngagement)
     smart_classroom_use: bool = False
     smart_use_rule: str = ""
+    # what the programmes count: the scheduled minutes (ad-hoc: observed minutes), never
+    # the pre-/post-roll; ``revision`` > 0 re-sends this lesson after a later change
+    # (a showcase marking): the district keeps the highest revision of a lesson_id
+    class_minutes: float = 0.0
+    revision: int = 0
+    term: str = ""  # timetable term the lesson's date falls in ("" = none)
+    homework: list[HomeworkUsage] = msgspec.field(default_factory=list)
 
 
 class UsageBySubject(msgspec.Struct, kw_only=True):
@@ -374,7 +407,12 @@ class UsageBySubject(msgspec.Struct, kw_only=True):
     recorded_lessons: int = 0
     recorded_minutes: float = 0.0
     panel_on_minutes: float = 0.0
+    class_minutes: float = 0.0
+    showcase_recordings: int = 0
+    quality_recordings: int = 0
     live_lessons: int = 0  # lessons live for at least live.min_minutes (LessonLive.counted)
+    assignments: int = 0  # tablet assignments set for this subject (all classes)
+    submissions: int = 0
 
 
 class UsageDaily(Event, kw_only=True):
@@ -395,3 +433,60 @@ class UsageDaily(Event, kw_only=True):
     subjects: list[UsageBySubject] = msgspec.field(default_factory=list)
     week_subjects: list[UsageBySubject] = msgspec.field(default_factory=list)
     week_recording_room_used: bool = False
+    # homework per class and subject, the day and the ISO week
+    homework: list[HomeworkUsage] = msgspec.field(default_factory=list)
+    week_homework: list[HomeworkUsage] = msgspec.field(default_factory=list)
+    # the timetable term the day is in ("" = none) and its term-to-date figures
+    # (term start up to and including this day). ``school_day``: the timetable holds
+    # lessons that day (not a holiday, inside a term; make-up days count).
+    # ``school_week``: 1-based index of this day's week among the term's school weeks
+    # (Mon-Sun weeks with at least one school day; None outside a term)
+    term: str = ""
+    school_day: bool = False
+    school_week: int | None = None
+    term_subjects: list[UsageBySubject] = msgspec.field(default_factory=list)
+    term_homework: list[HomeworkUsage] = msgspec.field(default_factory=list)
+    term_school_weeks: int = 0  # school weeks of the term so far
+    term_weeks_recording_room_used: int = 0  # ... in which any lesson was recorded
+
+
+# --------------------------------------------------------------------------- showcase / homework
+
+
+class ShowcaseEvent(Event, kw_only=True):
+    """A teacher kept a recording as a showcase lesson, or undid it (``events/showcase``).
+    ``quality``: it is a showcase and passes ``recording.quality_rule`` (``rule``)."""
+
+    recording_id: str
+    lesson_id: str
+    subject: str = ""
+    showcase: bool
+    quality: bool = False
+    rule: str = ""
+    trigger: str = ""  # panel | http | mqtt | cli
+
+
+AssignmentKind = Literal["homework", "quiz", "practice"]
+
+
+class AssignmentEvent(Event, kw_only=True):
+    """A tablet assignment was set, or a student submitted one (``events/assignment``).
+
+    ``action`` assigned: from a teacher tablet (``source`` tablet, ``device_id``) or the
+    school platform (``source`` http); ``enrolled`` = students in ``class_id`` when known.
+    ``action`` submitted: ``student_id`` (roster id) from ``device_id``; class, subject and
+    kind are the assignment's. One submission per student and assignment is counted."""
+
+    action: Literal["assigned", "submitted"]
+    assignment_id: str
+    class_id: str
+    subject: str
+    kind: AssignmentKind = "homework"
+    due: datetime | None = None
+    title: str = ""
+    source: str = "tablet"  # tablet | http
+    device_id: str = ""
+    student_id: str | None = None
+    message_id: str = ""
+    lesson_id: str | None = None
+    enrolled: int | None = None

@@ -43,6 +43,22 @@ VARIABLES: dict[str, str] = {
     "head_count_max": "largest anonymous head count (None without camera)",
     "mean_head_up_rate": "mean head-up rate 0..1 (None without camera)",
     "scheduled": "the lesson is in the timetable (false for ad-hoc lessons)",
+    "class_minutes": "scheduled minutes of the lesson (ad-hoc: observed minutes)",
+    "assignments": "tablet assignments set during the lesson",
+    "submissions": "tablet assignment submissions received during the lesson",
+}
+
+# the names of ``recording.quality_rule``: one recording, judged when it is kept as a
+# showcase lesson (also in docs/lessons.md)
+QUALITY_VARIABLES: dict[str, str] = {
+    "finished": "the recording ended normally (not failed, not cut short by a crash)",
+    "minutes": "recording length in minutes",
+    "gap_s": "seconds in total that a camera delivered nothing (all cameras)",
+    "gaps": "number of camera gaps",
+    "cameras": "cameras in the recording",
+    "cameras_missing": "configured cameras absent from the recording or without any file",
+    "all_cameras": "every configured camera is in the recording with files (no missing)",
+    "subject": "the recording has a subject (true/false)",
 }
 
 MAX_RULE_CHARS = 500
@@ -71,8 +87,9 @@ class RuleError(ValueError):
 Rule = Callable[[dict[str, Any]], bool]
 
 
-def compile_rule(text: str) -> Rule:
-    """Parse and check ``text``; the result maps a variables dict to a bool."""
+def compile_rule(text: str, variables: dict[str, str] | None = None) -> Rule:
+    """Parse and check ``text`` against ``variables`` (default: the lesson rule's
+    ``VARIABLES``); the result maps a variables dict to a bool."""
     if not text.strip():
         raise RuleError("empty rule")
     if len(text) > MAX_RULE_CHARS:
@@ -81,7 +98,7 @@ def compile_rule(text: str) -> Rule:
         tree = ast.parse(text.strip(), mode="eval")
     except SyntaxError as e:
         raise RuleError(f"syntax error at column {e.offset or 0}: {text.strip()!r}") from None
-    _check(tree.body)
+    _check(tree.body, VARIABLES if variables is None else variables)
     body = tree.body
 
     def rule(values: dict[str, Any]) -> bool:
@@ -93,27 +110,27 @@ def compile_rule(text: str) -> Rule:
     return rule
 
 
-def _check(node: ast.AST) -> None:
+def _check(node: ast.AST, names: dict[str, str]) -> None:
     if isinstance(node, ast.BoolOp):
         for v in node.values:
-            _check(v)
+            _check(v, names)
     elif isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.Not, ast.USub)):
-        _check(node.operand)
+        _check(node.operand, names)
     elif isinstance(node, ast.Compare):
         for op in node.ops:
             if type(op) not in _CMP:
                 raise RuleError(f"operator {type(op).__name__} not allowed")
-        _check(node.left)
+        _check(node.left, names)
         for c in node.comparators:
-            _check(c)
+            _check(c, names)
     elif isinstance(node, ast.BinOp):
         if type(node.op) not in _ARITH:
             raise RuleError(f"operator {type(node.op).__name__} not allowed")
-        _check(node.left)
-        _check(node.right)
+        _check(node.left, names)
+        _check(node.right, names)
     elif isinstance(node, ast.Name):
-        if node.id not in VARIABLES and node.id not in _CONSTS:
-            known = ", ".join(sorted(VARIABLES))
+        if node.id not in names and node.id not in _CONSTS:
+            known = ", ".join(sorted(names))
             raise RuleError(f"unknown name {node.id!r} (known: {known})")
     elif isinstance(node, ast.Constant):
         if isinstance(node.value, bool) or not isinstance(node.value, (int, float)):

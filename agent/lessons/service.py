@@ -55,6 +55,7 @@ class _Live:
     stored: bool = True  # False until an ad-hoc lesson's row is inserted
     saved_autorec: str = "none"
     autolive: str = "none"  # timetabled live: none | started | teacher | failed | done
+    rec_ids: set[str] = field(default_factory=set)  # recordings seen in this lesson
 
     def add(self, at: float, kind: str, data: dict[str, Any]) -> None:
         self.buffer.append((at, kind, json.dumps(data, separators=(",", ":"))))
@@ -85,6 +86,9 @@ class LessonService(Service):
         self.store: LessonStore | None = None
         self.current: _Live | None = None
         self._pending: deque[tuple[float, datetime, str, dict[str, Any]]] = deque()
+        # showcase markings and homework records, stored by the next step (async)
+        self._marks: list[dict[str, Any]] = []
+        self._homework: list[tuple[datetime, dict[str, Any], str | None]] = []
         self._wake = asyncio.Event()
         self._listening = False
         self._rec_active: set[str] = set()
@@ -115,6 +119,10 @@ class LessonService(Service):
             "classroom_lessons_autorecord_total", "Scheduled recording actions", ["outcome"]
         )
         self._m_usage = m.counter("classroom_lessons_usage_daily_total", "UsageDaily published")
+        self._m_revisions = m.counter(
+            "classroom_lessons_revisions_total",
+            "Lesson summaries sent again as a new revision (showcase marked later)",
+        )
 
     @classmethod
     def create(cls, ctx: AgentContext) -> LessonService | None:
@@ -162,8 +170,16 @@ class LessonService(Service):
         if self.store is None:
             return
         live = self.current
+        if live is None:  # homework records and showcase marks are kept without a lesson
+            keep = [x for x in self._pending if x[2] in ("hw", "mark")]
+            self._pending.clear()
+            self._pending.extend(keep)
+        self._drain()
+        try:
+            await self._apply_records()
+        except Exception:
+            log.exception("storing homework / showcase records at shutdown failed")
         if live is not None:
-            self._drain()
             await self._checkpoint(force=True)
         await asyncio.to_thread(self.store.close)
         self.store = None
@@ -191,12 +207,21 @@ class LessonService(Service):
                     self._open_adhoc(mono, wall, data)
             elif kind == "rec_end":
                 self._rec_active.discard(data["id"])
+            elif kind == "mark":
+                self._marks.append(data)  # its lesson is found (or revised) by the step
+                continue
             live = self.current
+            if kind == "hw":
+                lid = live.row.lesson_id if live is not None else None
+                self._homework.append((wall, data, lid))
+                if live is None:
+                    continue  # counted by day/week/term; no lesson to attribute it to
             if live is None:
                 self._m_unattributed.labels(kind).inc()
                 continue
             at = max(live.offset(mono), live.row.begin_s)
             if kind in ("rec_start", "rec_end"):
+                live.rec_ids.add(data["id"])
                 live.last_rec_s = at
                 if kind == "rec_end" and live.row.autorec == "started" and not self._closing:
                     # the teacher (or a failure) stopped the scheduled recording early:
@@ -214,6 +239,7 @@ class LessonService(Service):
             if isinstance(dev, DeviceState) and (d := panel_signal(dev)):
                 live.add(at, "panel", d)
         for rid in sorted(self._rec_active):
+            live.rec_ids.add(rid)
             live.add(at, "rec_start", {"id": rid, "lesson": ""})
             live.last_rec_s = at
 
@@ -221,6 +247,7 @@ class LessonService(Service):
 
     async def _step(self) -> None:
         self._drain()
+        await self._apply_records()
         # one instant for the whole step: every decision and every offset below uses this
         # pair, not a later clock reading (the awaits in between may take a while)
         mono = self.ctx.clock.monotonic()
@@ -436,6 +463,7 @@ class LessonService(Service):
                 await self._stop_recording(live)
             await asyncio.sleep(0)  # let events published by stop() be stamped
             self._drain()
+            await self._apply_records()
             end = live.offset(self.ctx.clock.monotonic()) if at is None else at
             length = live.window_len(pre, post)
             if length is not None and ended_by in ("schedule", "next_lesson"):
@@ -458,6 +486,10 @@ class LessonService(Service):
                 self.cfg.late_after_s,
                 self.ctx.config.live.min_minutes,
             )
+            summary.recording.quality_rule = self.ctx.config.recording.quality_rule
+            term = self.timetable.term_of(date.fromisoformat(live.row.date)) if (
+                self.timetable) else None
+            summary.term = term[0] if term else ""
             doc = msgspec.to_builtins(summary)
             await asyncio.to_thread(
                 self.store.close_lesson, live.row.lesson_id, self.ctx.clock.now(), doc
@@ -477,6 +509,58 @@ class LessonService(Service):
         finally:
             self._closing = False
             self._publish_state()
+
+    async def _apply_records(self) -> None:
+        """Store homework records and apply showcase markings queued by ``_drain``."""
+        assert self.store is not None
+        hw, self._homework = self._homework, []
+        for wall, data, lid in hw:
+            day = wall.astimezone(self.tz).date().isoformat()
+            try:
+                if await asyncio.to_thread(self.store.add_homework, data, day, lid):
+                    # counted after the day's usage went out: send the day again
+                    await asyncio.to_thread(self.store.usage_stale, day)
+            except Exception:
+                log.exception("storing a homework record failed")
+        marks, self._marks = self._marks, []
+        for data in marks:
+            try:
+                await self._apply_mark(data)
+            except Exception:
+                log.exception("applying the showcase marking of %s failed", data.get("id"))
+
+    async def _apply_mark(self, data: dict[str, Any]) -> None:
+        assert self.store is not None
+        rid = data["id"]
+        doc = await asyncio.to_thread(self.store.lesson_with_recording, rid)
+        live = self.current
+        if doc is None:
+            if live is not None and (rid in live.rec_ids or data.get("lesson") in (
+                    live.row.lesson_id, live.row.lesson_id[11:])):
+                live.add(live.offset(self.ctx.clock.monotonic()), "mark", data)
+            else:
+                self._m_unattributed.labels("mark").inc()
+                log.warning("showcase marking of %s: no lesson holds that recording", rid)
+            return
+        rec = doc.setdefault("recording", {})
+        old_sc = list(rec.get("showcase_recordings") or [])
+        old_q = list(rec.get("quality_recordings") or [])
+        sc = [r for r in old_sc if r != rid] + ([rid] if data.get("showcase") else [])
+        q = [r for r in old_q if r != rid] + (
+            [rid] if data.get("showcase") and data.get("quality") else [])
+        if sorted(sc) == sorted(old_sc) and sorted(q) == sorted(old_q):
+            return
+        rec.update(showcase_recordings=sc, quality_recordings=q, showcase=bool(sc),
+                   quality=bool(q))
+        if data.get("rule"):
+            rec["quality_rule"] = data["rule"]
+        doc["revision"] = int(doc.get("revision") or 0) + 1
+        await asyncio.to_thread(self.store.revise, doc["lesson_id"], doc)
+        await self._publish(doc)
+        await asyncio.to_thread(self.store.usage_stale, doc["date"])
+        self._m_revisions.inc()
+        log.info("lesson %s sent again as revision %d (showcase of %s)", doc["lesson_id"],
+                 doc["revision"], rid)
 
     async def _publish(self, doc: dict[str, Any]) -> None:
         assert self.store is not None
@@ -752,12 +836,43 @@ class LessonService(Service):
             cutoff = (today - timedelta(days=self.cfg.keep_days)).isoformat()
             await asyncio.to_thread(self.store.prune, cutoff)
 
+    def _roster(self, class_id: str) -> int | None:
+        return self.timetable.roster_size(class_id) if self.timetable else None
+
+    async def _homework_usage(self, first: date, last: date) -> tuple[list[Any], list[Any]]:
+        """(per class and subject, records) of the homework between the dates."""
+        assert self.store is not None
+        a, b = first.isoformat(), last.isoformat()
+        rows = await asyncio.to_thread(self.store.homework, a, b)
+        subs = await asyncio.to_thread(self.store.submissions_for, a, b)
+        return rollup.homework_usage(rows, subs, self._roster), rows
+
     async def usage_daily(self, d: date) -> Any:
         assert self.store is not None
         monday = d - timedelta(days=d.weekday())
         week = await asyncio.to_thread(self.store.summaries, monday.isoformat(), d.isoformat())
         day = [s for s in week if s.get("date") == d.isoformat()]
         ev = rollup.daily(d, day, week)
+        ev.homework = (await self._homework_usage(d, d))[0]
+        ev.week_homework = (await self._homework_usage(monday, d))[0]
+        ev.subjects = rollup.add_homework(ev.subjects, ev.homework)
+        ev.week_subjects = rollup.add_homework(ev.week_subjects, ev.week_homework)
+        tt = self.timetable
+        if tt is not None:
+            ev.school_day = tt.school_day(d)
+            term = tt.term_of(d)
+            if term is not None:
+                name, first, _last = term
+                ev.term, ev.school_week = name, tt.school_week(d)
+                sums = await asyncio.to_thread(self.store.summaries, first.isoformat(),
+                                               d.isoformat())
+                ev.term_homework = (await self._homework_usage(first, d))[0]
+                ev.term_subjects = rollup.add_homework(rollup.by_subject(sums),
+                                                       ev.term_homework)
+                weeks = tt.school_weeks(first, d)
+                recorded = {rollup.monday_of(s["date"]) for s in sums if rollup.recorded(s)}
+                ev.term_school_weeks = len(weeks)
+                ev.term_weeks_recording_room_used = sum(1 for w in weeks if w in recorded)
         ev.ts = self.ctx.clock.now()
         return ev
 
@@ -869,7 +984,42 @@ class LessonService(Service):
         if self.store is None:
             return rollup.usage_report(first, last, [])
         items = await asyncio.to_thread(self.store.summaries, first.isoformat(), last.isoformat())
-        return rollup.usage_report(first, last, items)
+        _hw, rows = await self._homework_usage(first, last)
+        subs = await asyncio.to_thread(self.store.submissions_for, first.isoformat(),
+                                       last.isoformat())
+        tt = self.timetable
+        return rollup.usage_report(first, last, items, rows, subs, self._roster,
+                                   tt.school_week if tt is not None else None)
+
+    def term_names(self) -> list[str]:
+        return [t[0] for t in self.timetable.terms()] if self.timetable else []
+
+    async def term_usage(self, name: str) -> dict[str, Any] | None:
+        """/api/usage?term=NAME: the term from its first day up to today (or its last
+        day), by day and ISO week (with the school-week number), plus the term's school
+        weeks and in how many of them the recording room was used. None: no such term."""
+        tt = self.timetable
+        term = tt.term_named(name) if tt is not None else None
+        if term is None or tt is None:
+            return None
+        _name, first, end = term
+        last = max(first, min(end, self.today()))
+        doc = await self.usage(first, last)
+        weeks = tt.school_weeks(first, last)
+        items = await asyncio.to_thread(self.store.summaries, first.isoformat(),
+                                        last.isoformat()) if self.store else []
+        used = {rollup.monday_of(s["date"]) for s in items if rollup.recorded(s)}
+        doc["term"] = {
+            "name": name,
+            "start": first.isoformat(),
+            "end": end.isoformat(),
+            "school_days": sum(1 for i in range((last - first).days + 1)
+                               if tt.school_day(first + timedelta(days=i))),
+            "school_weeks": len(weeks),
+            "weeks_recording_room_used": sum(1 for w in weeks if w in used),
+            "recording_room_used_every_week": bool(weeks) and all(w in used for w in weeks),
+        }
+        return doc
 
     def today(self) -> date:
         return self.ctx.clock.now().astimezone(self.tz).date()

@@ -13,7 +13,7 @@ from agent.events import DeviceState, Event
 
 # event class names the lessons service listens to
 WATCHED = {"DeviceState", "RecordingEvent", "InteractionEvent", "AttendanceEvent",
-           "EngagementWindow", "LiveEvent"}  # fmt: skip
+           "EngagementWindow", "LiveEvent", "ShowcaseEvent", "AssignmentEvent"}  # fmt: skip
 
 PANEL_KINDS = {"panel", "projector", "display"}
 
@@ -76,6 +76,26 @@ def to_signal(e: Event) -> tuple[str, dict[str, Any]] | None:
             "absent": getattr(e, "absent", None),
             "head_count": getattr(e, "head_count", None),
             "final": bool(getattr(e, "final", True)),
+        }
+    if name == "ShowcaseEvent":
+        return "mark", {
+            "id": str(getattr(e, "recording_id", "")),
+            "lesson": str(getattr(e, "lesson_id", "")),
+            "showcase": bool(getattr(e, "showcase", False)),
+            "quality": bool(getattr(e, "quality", False)),
+            "rule": str(getattr(e, "rule", "") or "")[:500],
+        }
+    if name == "AssignmentEvent":
+        due = getattr(e, "due", None)
+        return "hw", {
+            "a": getattr(e, "action", ""),
+            "aid": str(getattr(e, "assignment_id", "")),
+            "cls": str(getattr(e, "class_id", "") or ""),
+            "subj": str(getattr(e, "subject", "") or ""),
+            "kind": str(getattr(e, "kind", "") or ""),
+            "st": str(getattr(e, "student_id", "") or ""),
+            "enr": getattr(e, "enrolled", None),
+            "due": due.isoformat() if due is not None else None,
         }
     if name == "EngagementWindow":
         return "eng", {

@@ -58,6 +58,21 @@ CREATE TABLE IF NOT EXISTS signals (
     data TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS signals_by_lesson ON signals(lesson_id, seq);
+-- tablet homework, kept for day/week/term rollups whether or not a lesson was open;
+-- one row per assignment (student_id '') and per (assignment, student) submission
+CREATE TABLE IF NOT EXISTS homework (
+    action TEXT NOT NULL,            -- assigned | submitted
+    assignment_id TEXT NOT NULL,
+    student_id TEXT NOT NULL DEFAULT '',
+    class_id TEXT NOT NULL DEFAULT '',
+    subject TEXT NOT NULL DEFAULT '',
+    kind TEXT NOT NULL DEFAULT '',
+    enrolled INTEGER,
+    date TEXT NOT NULL,              -- local date it happened
+    lesson_id TEXT,
+    PRIMARY KEY (action, assignment_id, student_id)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS homework_by_date ON homework(date);
 CREATE TABLE IF NOT EXISTS usage_sent (
     date TEXT PRIMARY KEY,
     sent TEXT NOT NULL,
@@ -303,6 +318,69 @@ class LessonStore:
                 (date, when.isoformat(), lessons, revision),
             )
 
+    # -- revisions (a showcase marked after the summary went out)
+
+    def lesson_with_recording(self, recording_id: str) -> dict[str, Any] | None:
+        """The closed lesson whose summary lists ``recording_id``."""
+        with self._lock:
+            row = self._db.execute(
+                "SELECT l.summary FROM lessons l, json_each(l.summary, '$.recording.recordings')"
+                " j WHERE l.state = 'closed' AND l.summary IS NOT NULL AND j.value = ? "
+                "ORDER BY l.origin DESC LIMIT 1",
+                (recording_id,),
+            ).fetchone()
+        return json.loads(row[0]) if row else None
+
+    def revise(self, lesson_id: str, summary: dict[str, Any]) -> None:
+        """Replace a closed lesson's summary by its next revision (to be published)."""
+        with self._lock:
+            self._db.execute(
+                "UPDATE lessons SET summary = ?, published = 0 WHERE lesson_id = ?",
+                (json.dumps(summary, separators=(",", ":")), lesson_id),
+            )
+
+    def usage_stale(self, date: str) -> None:
+        """The figures of ``date`` changed after its usage message: send it again."""
+        with self._lock:
+            self._db.execute("UPDATE usage_sent SET lessons = -1 WHERE date = ?", (date,))
+
+    # -- homework
+
+    def add_homework(self, rec: dict[str, Any], date: str, lesson_id: str | None) -> bool:
+        """Store one assignment / submission; False if it was already counted."""
+        with self._lock:
+            cur = self._db.execute(
+                "INSERT OR IGNORE INTO homework (action, assignment_id, student_id, class_id, "
+                "subject, kind, enrolled, date, lesson_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (rec.get("a"), rec.get("aid"), rec.get("st") or "", rec.get("cls") or "",
+                 rec.get("subj") or "", rec.get("kind") or "",
+                 rec.get("enr") if isinstance(rec.get("enr"), int) else None, date, lesson_id),
+            )
+        return cur.rowcount == 1
+
+    def homework(self, date_from: str, date_to: str) -> list[dict[str, Any]]:
+        """Homework records of the dates, as ``rollup.homework_usage`` rows (+ ``date``)."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT action, assignment_id, student_id, class_id, subject, kind, enrolled, "
+                "date FROM homework WHERE date >= ? AND date <= ? ORDER BY date",
+                (date_from, date_to),
+            ).fetchall()
+        return [{"a": r[0], "aid": r[1], "st": r[2], "cls": r[3], "subj": r[4], "kind": r[5],
+                 "enr": r[6], "date": r[7]} for r in rows]
+
+    def submissions_for(self, date_from: str, date_to: str) -> dict[str, int]:
+        """Submissions received so far per assignment set between the dates."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT s.assignment_id, COUNT(*) FROM homework s JOIN homework a ON "
+                "a.action = 'assigned' AND a.assignment_id = s.assignment_id "
+                "WHERE s.action = 'submitted' AND a.date >= ? AND a.date <= ? "
+                "GROUP BY s.assignment_id",
+                (date_from, date_to),
+            ).fetchall()
+        return {r[0]: r[1] for r in rows}
+
     def prune(self, before_date: str) -> int:
         """Drop closed lessons older than ``before_date`` (retention)."""
         with self._lock:
@@ -310,4 +388,5 @@ class LessonStore:
                 "DELETE FROM lessons WHERE state = 'closed' AND date < ?", (before_date,)
             )
             self._db.execute("DELETE FROM usage_sent WHERE date < ?", (before_date,))
+            self._db.execute("DELETE FROM homework WHERE date < ?", (before_date,))
         return cur.rowcount

@@ -22,6 +22,7 @@ from agent.events import (
     LessonTablets,
     LiveOutage,
 )
+from agent.lessons.rollup import homework_usage
 from agent.lessons.rule import Rule
 from agent.lessons.store import LessonRow
 
@@ -77,9 +78,18 @@ def panel_usage(signals: list[Signal], begin: float, end: float) -> LessonPanel:
     )
 
 
-def recording_usage(signals: list[Signal], begin: float, end: float) -> LessonRecording:
+def recording_usage(
+    signals: list[Signal],
+    begin: float,
+    end: float,
+    counted: tuple[float, float] | None = None,
+) -> LessonRecording:
     """A recording runs from its start signal to its end signal, or to an agent gap (the
-    recorder lives in this process: it stopped when the agent did), or to the end."""
+    recorder lives in this process: it stopped when the agent did), or to the end.
+    ``counted``: the lesson proper (scheduled start to end + extensions): only minutes
+    recorded inside it count, so pre-/post-roll never inflate ``minutes``."""
+    if counted is not None:
+        begin, end = max(begin, counted[0]), min(end, counted[1])
     open_at: dict[str, float] = {}
     intervals: list[tuple[float, float]] = []
     ids: list[str] = []
@@ -107,7 +117,32 @@ def recording_usage(signals: list[Signal], begin: float, end: float) -> LessonRe
     for start in open_at.values():
         if span := _clip(start, end, begin, end):
             intervals.append(span)
-    return LessonRecording(minutes=_minutes(_union(intervals)), recordings=ids, files=files)
+    marks: dict[str, tuple[bool, bool]] = {}  # recording id -> (showcase, quality), last wins
+    for _at, kind, d in signals:
+        if kind == "mark":
+            marks[d["id"]] = (bool(d.get("showcase")), bool(d.get("quality")))
+            if d["id"] not in ids:
+                ids.append(d["id"])  # kept (e.g. after a restart) though its start was lost
+    showcase = [r for r in ids if marks.get(r, (False, False))[0]]
+    quality = [r for r in showcase if marks[r][1]]
+    return LessonRecording(minutes=_minutes(_union(intervals)), recordings=ids, files=files,
+                           showcase=bool(showcase), quality=bool(quality),
+                           showcase_recordings=showcase, quality_recordings=quality)
+
+
+def homework(signals: list[Signal], roster_size: int | None, class_id: str
+             ) -> tuple[int, int, list[Any]]:
+    """(assignments, submissions, per class and subject) of the tablet homework records
+    made during the lesson (the lesson's roster size stands in for its own class)."""
+    rows = [d for _at, kind, d in signals if kind == "hw"]
+    submitted: dict[str, int] = {}
+    seen: set[tuple[str, str]] = set()
+    for r in rows:
+        if r.get("a") == "submitted" and (r.get("aid"), r.get("st")) not in seen:
+            seen.add((r.get("aid"), r.get("st")))
+            submitted[str(r.get("aid"))] = submitted.get(str(r.get("aid")), 0) + 1
+    hw = homework_usage(rows, submitted, lambda c: roster_size if c == class_id else None)
+    return sum(h.assignments for h in hw), sum(h.submissions for h in hw), hw
 
 
 def _intersect(a: list[tuple[float, float]], b: list[tuple[float, float]]
@@ -294,6 +329,9 @@ def rule_values(s: LessonSummary) -> dict[str, Any]:
         "head_count_max": a.head_count_max,
         "mean_head_up_rate": s.engagement.mean_head_up_rate,
         "scheduled": s.kind == "scheduled",
+        "class_minutes": s.class_minutes,
+        "assignments": t.assignments,
+        "submissions": t.submissions,
     }
 
 
@@ -310,6 +348,13 @@ def summarize(
 ) -> LessonSummary:
     begin = row.begin_s
     end = max(end, begin)
+    if row.kind == "scheduled" and row.scheduled_start and row.scheduled_end:
+        planned = (row.scheduled_end - row.scheduled_start).total_seconds()
+        counted = (row.lesson_start_s, row.lesson_start_s + planned + row.extend_s)
+        class_minutes = _minutes(planned)
+    else:  # ad-hoc: no roll, what was observed is the lesson
+        counted, class_minutes = None, _minutes(end - begin)
+    assignments, submissions, hw = homework(signals, roster_size, row.class_id)
     s = LessonSummary(
         ts=row.origin + timedelta(seconds=end),
         lesson_id=row.lesson_id,
@@ -329,7 +374,7 @@ def summarize(
         ended_by=ended_by,
         restarts=row.restarts,
         panel=panel_usage(signals, begin, end),
-        recording=recording_usage(signals, begin, end),
+        recording=recording_usage(signals, begin, end, counted),
         live=live_usage(signals, begin, end, row.origin, live_min_minutes),
         tablets=tablet_usage(signals),
         attendance=attendance(
@@ -337,6 +382,9 @@ def summarize(
         ),
         engagement=engagement(signals, begin, end),
         smart_use_rule=rule_text,
+        class_minutes=class_minutes,
+        homework=hw,
     )
+    s.tablets.assignments, s.tablets.submissions = assignments, submissions
     s.smart_classroom_use = rule(rule_values(s))
     return s

@@ -135,6 +135,48 @@ class Timetable:
             return self._makeup[d]
         return WEEKDAYS[d.weekday()]
 
+    # -- terms: the programmes count per term and per school week of a term
+
+    def terms(self) -> list[tuple[str, date, date]]:
+        """(name, first day, last day) of every term; an unnamed one is called
+        ``start..end``."""
+        return [(t.name or f"{t.start}..{t.end}", a, b)
+                for t, (a, b) in zip(self.config.terms, self._terms, strict=True)]
+
+    def term_of(self, d: date) -> tuple[str, date, date] | None:
+        return next((t for t in self.terms() if t[1] <= d <= t[2]), None)
+
+    def term_named(self, name: str) -> tuple[str, date, date] | None:
+        return next((t for t in self.terms() if t[0] == name), None)
+
+    def school_day(self, d: date) -> bool:
+        """Lessons are planned that day (in term, not a holiday; make-up days count)."""
+        plan = self.day_plan(d)
+        return plan is not None and bool(self._slots[plan])
+
+    def school_weeks(self, first: date, last: date) -> list[date]:
+        """Mondays of the Mon-Sun weeks that hold at least one school day in
+        ``[first, last]``: the school weeks, in order."""
+        out: list[date] = []
+        d = first
+        while d <= last:
+            monday = d - timedelta(days=d.weekday())
+            if (not out or out[-1] != monday) and self.school_day(d):
+                out.append(monday)
+            d += timedelta(days=1)
+        return out
+
+    def school_week(self, d: date) -> int | None:
+        """1-based number of ``d``'s week among its term's school weeks (None: outside a
+        term, or a week without any school day)."""
+        term = self.term_of(d)
+        if term is None:
+            return None
+        sunday = d + timedelta(days=6 - d.weekday())
+        weeks = self.school_weeks(term[1], min(sunday, term[2]))
+        monday = d - timedelta(days=d.weekday())
+        return weeks.index(monday) + 1 if monday in weeks else None
+
     def lessons_on(self, d: date) -> list[PlannedLesson]:
         plan = self.day_plan(d)
         if plan is None:

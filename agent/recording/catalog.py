@@ -38,7 +38,10 @@ CREATE TABLE IF NOT EXISTS recordings (
     upload_next REAL NOT NULL DEFAULT 0,   -- unix time of the next attempt
     uploaded_bytes INTEGER NOT NULL DEFAULT 0,
     deleted_at TEXT,
-    updated TEXT NOT NULL
+    updated TEXT NOT NULL,
+    showcase INTEGER NOT NULL DEFAULT 0,  -- kept by the teacher as a showcase lesson
+    showcase_at TEXT,                     -- when (UTC); undo allowed that local day
+    quality INTEGER NOT NULL DEFAULT 0    -- showcase and passes recording.quality_rule
 );
 CREATE INDEX IF NOT EXISTS recordings_started ON recordings(started);
 """
@@ -46,7 +49,10 @@ CREATE INDEX IF NOT EXISTS recordings_started ON recordings(started);
 COLUMNS = ("id", "lesson_id", "title", "subject", "teacher", "trigger", "state", "reason",
            "started", "ended", "duration_s", "bytes", "path", "cameras", "gaps",
            "upload_state", "upload_reason", "upload_attempts", "upload_next",
-           "uploaded_bytes", "deleted_at", "updated")
+           "uploaded_bytes", "deleted_at", "updated", "showcase", "showcase_at", "quality")
+# columns added after the first release: (name, declaration) for stores made before them
+_ADDED = (("showcase", "INTEGER NOT NULL DEFAULT 0"), ("showcase_at", "TEXT"),
+          ("quality", "INTEGER NOT NULL DEFAULT 0"))
 
 
 def _now() -> str:
@@ -58,6 +64,10 @@ class Catalog:
         self._lock = threading.Lock()
         self._db, self.recovered_from = open_store(path, SCHEMA, "FULL")
         self._db.row_factory = sqlite3.Row
+        have = {r["name"] for r in self._db.execute("PRAGMA table_info(recordings)")}
+        for name, decl in _ADDED:
+            if name not in have:
+                self._db.execute(f"ALTER TABLE recordings ADD COLUMN {name} {decl}")
 
     def close(self) -> None:
         with self._lock:
@@ -123,6 +133,8 @@ class Catalog:
 
 def _row(r: sqlite3.Row) -> dict[str, Any]:
     d = dict(r)
+    d["showcase"] = bool(d.get("showcase"))
+    d["quality"] = bool(d.get("quality"))
     try:
         d["cameras"] = json.loads(d.get("cameras") or "[]")
     except ValueError:

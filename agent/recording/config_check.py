@@ -34,6 +34,12 @@ def check_config(cfg: Config) -> list[str]:
         if cam.ptz is not None:
             problems.extend(_check_ptz(f"{key}.ptz", cam.ptz))
     rec = cfg.recording
+    from agent.lessons.rule import QUALITY_VARIABLES, RuleError, compile_rule
+
+    try:
+        compile_rule(rec.quality_rule, QUALITY_VARIABLES)
+    except RuleError as e:
+        problems.append(f"recording.quality_rule: {e}")
     if rec.segment_s < 1:
         problems.append("recording.segment_s: must be >= 1")
     if rec.stall_s < 1:

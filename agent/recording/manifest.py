@@ -72,6 +72,10 @@ class Manifest(msgspec.Struct, kw_only=True):
     segment_s: float = 0.0
     cameras: list[CameraEntry] = msgspec.field(default_factory=list)
     gaps: list[RecordingGap] = msgspec.field(default_factory=list)
+    # kept by the teacher as a showcase lesson (and judged by recording.quality_rule)
+    showcase: bool = False
+    showcase_at: datetime | None = None
+    quality: bool = False
 
     def camera(self, cam_id: str) -> CameraEntry | None:
         return next((c for c in self.cameras if c.id == cam_id), None)

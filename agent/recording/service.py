@@ -25,11 +25,12 @@ import msgspec
 
 from agent.commands import CommandError
 from agent.config import CameraConfig, read_secret
-from agent.events import DeviceFault, DeviceState, RecordingEvent
+from agent.events import DeviceFault, DeviceState, RecordingEvent, ShowcaseEvent
 from agent.recording import manifest as mf
 from agent.recording import retention
 from agent.recording.capture import CameraCapture, CaptureEvent
 from agent.recording.catalog import Catalog
+from agent.recording.quality import quality_values
 from agent.recording.session import Session
 from agent.runtime.service import AgentContext, Service
 from drivers.camera.source import SourceError, SourceOptions, StreamInfo, probe, redact
@@ -53,6 +54,12 @@ class RecordStartArgs(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
 
 
 class RecordStopArgs(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    trigger: Ident | None = None
+
+
+class ShowcaseArgs(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    recording_id: Ident
+    undo: bool = False  # take the showcase marking back (the same local day only)
     trigger: Ident | None = None
 
 
@@ -180,6 +187,10 @@ class RecordingService(Service):
         self.ctx.commands.register(
             "record/stop", self._cmd_stop, RecordStopArgs, "Stop the recording in progress"
         )
+        self.ctx.commands.register(
+            "record/showcase", self._cmd_showcase, ShowcaseArgs,
+            "Keep a recording as a showcase lesson (undo: true takes it back the same day)",
+        )
         self._free = await asyncio.to_thread(self._measure_free)
 
     async def run(self) -> None:
@@ -267,6 +278,71 @@ class RecordingService(Service):
                 raise CommandError("not_recording", "nothing is being recorded")
             return await self._finish(trigger=trigger or "api", reason=reason)
 
+    async def mark_showcase(self, recording_id: str, showcase: bool = True,
+                            trigger: str = "api") -> dict[str, Any]:
+        """Keep ``recording_id`` as a showcase lesson (or undo that, on the local day it
+        was kept); judges it by ``recording.quality_rule`` and publishes a ShowcaseEvent.
+        CommandError: unknown, still recording, deleted, or an undo on a later day."""
+        from agent.lessons.rule import QUALITY_VARIABLES, compile_rule
+
+        async with self._op_lock:
+            assert self.catalog is not None
+            row = await asyncio.to_thread(self.catalog.get, recording_id)
+            if row is None:
+                self.m_refused.labels("unknown_recording").inc()
+                raise CommandError("unknown_recording", f"no recording {recording_id!r}")
+            if row["state"] == "recording":
+                self.m_refused.labels("still_recording").inc()
+                raise CommandError("still_recording", "stop the recording first")
+            if row["state"] == "deleted":
+                self.m_refused.labels("deleted").inc()
+                raise CommandError("deleted", "the recording was deleted")
+            now = self.ctx.clock.now().astimezone(UTC)
+            today = now.astimezone(self.tz).date()
+            result = {"recording_id": recording_id, "lesson_id": row["lesson_id"],
+                      "showcase": showcase, "quality": False, "changed": False}
+            if bool(row["showcase"]) == showcase:
+                result["quality"] = bool(row["quality"])
+                return result  # already so: nothing to re-send
+            if not showcase:
+                kept = datetime.fromisoformat(row["showcase_at"]) if row["showcase_at"] else now
+                if kept.astimezone(self.tz).date() != today:
+                    self.m_refused.labels("too_late").inc()
+                    raise CommandError("too_late", "a showcase can only be undone on the day "
+                                                   "it was kept")
+            quality = False
+            directory = self.root / row["path"]
+            try:
+                # recording.json is the record on disk (the catalog can be rebuilt from it)
+                m = await asyncio.to_thread(mf.read, directory)
+                if showcase:
+                    values = quality_values(m, list(self.cameras))
+                    quality = compile_rule(self.cfg.quality_rule, QUALITY_VARIABLES)(values)
+                m.showcase, m.quality = showcase, quality
+                m.showcase_at = now if showcase else None
+                await asyncio.to_thread(mf.write, directory, m, ".showcase.tmp")
+            except (OSError, msgspec.DecodeError) as e:
+                log.warning("recording %s: cannot read or update recording.json (quality not "
+                            "judged): %s", recording_id, e)
+            await asyncio.to_thread(self.catalog.update, recording_id, showcase=int(showcase),
+                                    showcase_at=now.isoformat() if showcase else None,
+                                    quality=int(quality))
+            if self._last and self._last.get("recording_id") == recording_id:
+                self._last["showcase"] = showcase
+            result.update(quality=quality, changed=True)
+            if showcase:
+                midnight = datetime.combine(today + timedelta(days=1), datetime.min.time(),
+                                            tzinfo=self.tz)
+                result["undo_until"] = midnight.astimezone(UTC).isoformat()
+            await self.ctx.bus.publish(ShowcaseEvent(
+                ts=now, recording_id=recording_id, lesson_id=row["lesson_id"],
+                subject=row["subject"], showcase=showcase, quality=quality,
+                rule=self.cfg.quality_rule, trigger=trigger))
+            log.info("recording %s %s (quality %s, %s)", recording_id,
+                     "kept as a showcase lesson" if showcase else "showcase undone", quality,
+                     trigger)
+            return result
+
     # the lessons service and tests may use these names too
     record_start = start_recording
     record_stop = stop_recording
@@ -342,6 +418,10 @@ class RecordingService(Service):
 
     async def _cmd_stop(self, args: RecordStopArgs) -> dict[str, Any]:
         return await self.stop_recording(trigger=args.trigger or "mqtt")
+
+    async def _cmd_showcase(self, args: ShowcaseArgs) -> dict[str, Any]:
+        return await self.mark_showcase(args.recording_id, not args.undo,
+                                        args.trigger or "mqtt")
 
     # ------------------------------------------------------------------ start / stop
 
@@ -426,7 +506,7 @@ class RecordingService(Service):
             self._bitrate_bps = m.bytes * 8 / m.duration_s
         self.session = None
         self._last = {"recording_id": m.recording_id, "state": m.state, "reason": m.reason,
-                      "ended": end.isoformat()}
+                      "ended": end.isoformat(), "showcase": False}
         self.m_recordings.labels(m.state).inc()
         self.m_bytes.set(0)
         self._closing = session  # a stop cut short here still writes it (_abandon_sync)
@@ -550,7 +630,8 @@ class RecordingService(Service):
             "ended": m.ended.isoformat() if m.ended else None, "duration_s": m.duration_s,
             "bytes": m.bytes, "path": s.rel_dir,
             "cameras": [msgspec.to_builtins(c.summary()) for c in m.cameras],
-            "gaps": len(m.gaps),
+            "gaps": len(m.gaps), "showcase": int(m.showcase), "quality": int(m.quality),
+            "showcase_at": m.showcase_at.isoformat() if m.showcase_at else None,
         }
 
     async def _publish_recording(self, s: Session | None, action: str, reason: str = "",

@@ -114,16 +114,38 @@ def _from_json(text: str) -> dict[str, list[str]]:
 
 
 def load_tokens(path: str | Path) -> dict[str, str]:
-    """``tablets.device_tokens_file``: JSON object ``{"device_id": "token"}``."""
+    """``tablets.device_tokens_file``: JSON object ``{"device_id": "token"}``; a value may
+    also be ``{"token": "...", "role": "teacher"|"student"}`` (see ``load_roles``)."""
+    return load_devices(path)[0]
+
+
+def load_roles(path: str | Path) -> dict[str, str]:
+    """device_id -> role for the entries of the tokens file that name one."""
+    return load_devices(path)[1]
+
+
+def load_devices(path: str | Path) -> tuple[dict[str, str], dict[str, str]]:
     try:
         doc = json.loads(Path(path).read_text(encoding="utf-8"))
     except (OSError, ValueError) as e:
         raise RosterError(f"cannot read device tokens {path}: {e}") from None
-    if not isinstance(doc, dict) or not all(
-        isinstance(k, str) and isinstance(v, str) and v for k, v in doc.items()
-    ):
-        raise RosterError(f"{path}: expected a JSON object of device_id -> token strings")
-    return doc
+    bad = RosterError(f"{path}: expected a JSON object of device_id -> token string or "
+                      '{"token": "...", "role": "teacher"|"student"}')
+    if not isinstance(doc, dict):
+        raise bad
+    tokens: dict[str, str] = {}
+    roles: dict[str, str] = {}
+    for k, v in doc.items():
+        if isinstance(v, dict):
+            token, role = v.get("token"), v.get("role", "student")
+            if not isinstance(token, str) or not token or role not in ("teacher", "student"):
+                raise bad
+            tokens[k], roles[k] = token, role
+        elif isinstance(v, str) and v:
+            tokens[k] = v
+        else:
+            raise bad
+    return tokens, roles
 
 
 def check_config(cfg: Config) -> list[str]:

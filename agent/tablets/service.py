@@ -51,7 +51,7 @@ from agent.config import read_secret
 from agent.runtime.service import AgentContext, Service
 from agent.runtime.sqlite import GroupCommitWriter
 from agent.tablets.attendance import LessonContext, LessonTally
-from agent.tablets.roster import Roster, RosterError, load_tokens
+from agent.tablets.roster import Roster, RosterError, load_devices
 from drivers.tablets import protocol as p
 from drivers.tablets.dedupe import SeenStore
 from drivers.tablets.gateway import (
@@ -80,6 +80,19 @@ CREATE TABLE IF NOT EXISTS pending_checkin (
     device_id TEXT NOT NULL,
     at TEXT NOT NULL
 ) WITHOUT ROWID;
+-- tablet homework: assignments (from a teacher tablet or the school platform) and one
+-- submission per student and assignment; kept ASSIGNMENT_KEEP_DAYS for late submissions
+CREATE TABLE IF NOT EXISTS assignments (
+    assignment_id TEXT PRIMARY KEY,
+    class_id TEXT NOT NULL, subject TEXT NOT NULL, kind TEXT NOT NULL,
+    due TEXT, title TEXT NOT NULL DEFAULT '', source TEXT NOT NULL,
+    device_id TEXT NOT NULL DEFAULT '', created TEXT NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS submissions (
+    assignment_id TEXT NOT NULL, student_id TEXT NOT NULL,
+    device_id TEXT NOT NULL, at TEXT NOT NULL,
+    PRIMARY KEY (assignment_id, student_id)
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS lesson (
     k INTEGER PRIMARY KEY CHECK (k = 1),
     lesson_id TEXT NOT NULL, class_id TEXT NOT NULL, start TEXT NOT NULL,
@@ -88,6 +101,7 @@ CREATE TABLE IF NOT EXISTS lesson (
 """
 
 KEEP_TALLIES = 50
+ASSIGNMENT_KEEP_DAYS = 200  # a term and a bit: submissions may come weeks after
 MAX_PENDING = 5000  # early check-ins kept for the next lesson, bounded even without a roster
 
 
@@ -104,6 +118,18 @@ class BroadcastArgs(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     body: str = ""
     url: str | None = None
     needs_ack: bool = True
+
+
+class AssignArgs(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """``tablets/assignments`` (MQTT, ``POST /api/tablets/assignments``): the school
+    platform sets an assignment for a class's tablets."""
+
+    class_id: p.Ident
+    subject: p.Subject
+    kind: p.AssignmentKind = "homework"
+    due: datetime | None = None
+    title: p.ShortText = ""
+    assignment_id: p.Ident | None = None  # default: a new unique id
 
 
 class LessonArgs(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
@@ -156,7 +182,8 @@ class TabletService(Service):
                                else ctx.config.lessons.late_after_s / 60.0)
         try:
             self.roster = Roster.load(t.roster_file) if t.roster_file else Roster()
-            tokens = load_tokens(t.device_tokens_file) if t.device_tokens_file else {}
+            tokens, roles = (load_devices(t.device_tokens_file) if t.device_tokens_file
+                             else ({}, {}))
         except RosterError as e:
             from agent.config import ConfigError
 
@@ -167,6 +194,7 @@ class TabletService(Service):
             heartbeat_timeout_s=t.heartbeat_timeout_s, hello_timeout_s=t.hello_timeout_s,
             send_queue_max=t.send_queue_max, max_sessions=t.max_tablets,
             join_code=read_secret(t.join_code, t.join_code_file), device_tokens=tokens,
+            device_roles=roles,
         )
         self.db_path = str(Path(ctx.config.storage.data_dir) / "tablets.sqlite")
         # synchronous=NORMAL: survives an agent crash; a power cut may lose the last commits,
@@ -206,6 +234,8 @@ class TabletService(Service):
             "Push a message (and optional URL) to every connected tablet")
         reg("tablets/lesson", self._cmd_lesson, LessonArgs,
             "Start or end the tablets' lesson context by hand (the timetable usually does)")
+        reg("tablets/assignments", self._cmd_assign, AssignArgs,
+            "Set an assignment (homework, quiz, practice) for a class's tablets")
         x = self.cfg.xapi
         if x.enabled and x.endpoint:
             from agent.tablets.xapi import XapiSender
@@ -232,9 +262,15 @@ class TabletService(Service):
         # out as AttendanceEvent): same retention as the dedupe ids
         cutoff = (self.ctx.clock.now().astimezone(UTC)
                   - timedelta(days=self.cfg.dedupe_keep_days)).isoformat()
+        old = (self.ctx.clock.now().astimezone(UTC)
+               - timedelta(days=ASSIGNMENT_KEEP_DAYS)).isoformat()
+
         def work(c: sqlite3.Connection) -> None:
             c.execute("DELETE FROM checkins WHERE at < ?", (cutoff,))
             c.execute("DELETE FROM pending_checkin WHERE at < ?", (cutoff,))
+            c.execute("DELETE FROM submissions WHERE assignment_id IN (SELECT assignment_id "
+                      "FROM assignments WHERE created < ?)", (old,))
+            c.execute("DELETE FROM assignments WHERE created < ?", (old,))
 
         await self.db.call(work)
 
@@ -406,7 +442,9 @@ class TabletService(Service):
     # ------------------------------------------------------------------ gateway handler
 
     def authorize(self, session: Session, hello: p.Hello) -> None:
-        if self.roster and not self.roster.knows(hello.student_id):
+        # a teacher device names its teacher in student_id: not on the class roster
+        if session.role != "teacher" and self.roster and not self.roster.knows(
+                hello.student_id):
             raise AuthError("unknown_student",
                             f"student {hello.student_id!r} is not on the roster")
 
@@ -434,6 +472,19 @@ class TabletService(Service):
                 "lesson_id": lc.lesson_id if lc else None,
                 "class_id": lc.class_id if lc else None}
         event: ev.InteractionEvent | None = None
+        if isinstance(msg, p.Assignment):
+            if s.role != "teacher":
+                raise Reject("forbidden", "only a teacher device (a device token with role "
+                                          "teacher) may send an assignment")
+            await self.assign(msg.assignment_id, msg.class_id, msg.subject, msg.kind,
+                              msg.due, msg.title, source="tablet", device_id=s.device_id,
+                              message_id=msg.id)
+            return
+        if isinstance(msg, p.Submission):
+            await self._submit(s, msg, now, lc.lesson_id if lc else None)
+            if tally:
+                tally.devices_active.add(s.device_id)
+            return
         if isinstance(msg, p.Checkin):
             at = self._checkin_time(msg.at, now)
             if tally is None:
@@ -512,6 +563,80 @@ class TabletService(Service):
             tally.devices_active.add(s.device_id)
         # durable in the outbox before the tablet gets its ack
         await self.ctx.bus.publish(event)
+
+    # ------------------------------------------------------------------ homework
+
+    async def assign(self, assignment_id: str, class_id: str, subject: str, kind: str,
+                     due: datetime | None, title: str, source: str, device_id: str = "",
+                     message_id: str = "") -> dict[str, Any]:
+        """Store an assignment, relay it to the class's tablets and publish it (once: the
+        same id again only relays it again). Reject on an id used for another class or
+        subject."""
+        now = self.ctx.clock.now()
+        if due is not None and due.tzinfo is None:
+            due = due.replace(tzinfo=self.tz)
+        row = (assignment_id, class_id, subject, kind,
+               due.astimezone(UTC).isoformat() if due else None, title, source, device_id,
+               now.astimezone(UTC).isoformat())
+
+        def work(c: sqlite3.Connection) -> tuple[bool, Any]:
+            old = c.execute("SELECT class_id, subject FROM assignments WHERE assignment_id = ?",
+                            (assignment_id,)).fetchone()
+            if old is not None:
+                return False, old
+            c.execute("INSERT INTO assignments VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", row)
+            return True, None
+
+        new, old = await self.db.call(work)
+        if not new and tuple(old) != (class_id, subject):
+            raise Reject("assignment_conflict", f"assignment {assignment_id!r} is already "
+                         f"set for class {old[0]!r}, subject {old[1]!r}")
+        members = set(self.roster.students(class_id)) if self.roster.has_class(class_id) \
+            else None
+        relay = p.AssignmentMsg(assignment_id=assignment_id, class_id=class_id,
+                                subject=subject, kind=kind, due=due, title=title)
+        sent = self.gateway.send_to(relay, lambda t: t.role != "teacher" and (
+            members is None or t.student_id in members))
+        if new:
+            tally = self.current if self.current and not self.current.ended else None
+            await self.ctx.bus.publish(ev.AssignmentEvent(
+                ts=now, action="assigned", assignment_id=assignment_id, class_id=class_id,
+                subject=subject, kind=kind, due=due, title=title, source=source,  # type: ignore[arg-type]
+                device_id=device_id, message_id=message_id,
+                lesson_id=tally.ctx.lesson_id if tally else None,
+                enrolled=len(members) if members else None))
+        return {"assignment_id": assignment_id, "sent_to": sent, "new": new}
+
+    async def _submit(self, s: Session, msg: p.Submission, now: datetime,
+                      lesson_id: str | None) -> None:
+        sid, dev, aid = s.student_id, s.device_id, msg.assignment_id
+
+        def work(c: sqlite3.Connection) -> tuple[Any, bool]:
+            a = c.execute("SELECT class_id, subject, kind FROM assignments "
+                          "WHERE assignment_id = ?", (aid,)).fetchone()
+            if a is None:
+                return None, False
+            cur = c.execute("INSERT OR IGNORE INTO submissions VALUES (?, ?, ?, ?)",
+                            (aid, sid, dev, now.astimezone(UTC).isoformat()))
+            return a, cur.rowcount == 1
+
+        a, new = await self.db.call(work)
+        if a is None:
+            raise Reject("unknown_assignment", f"no assignment {aid!r} was set on this agent")
+        if not new:
+            return  # this student handed it in already: ack, count nothing
+        await self.ctx.bus.publish(ev.AssignmentEvent(
+            ts=now, action="submitted", assignment_id=aid, class_id=a[0], subject=a[1],
+            kind=a[2], source="tablet", device_id=dev, student_id=sid, message_id=msg.id,
+            lesson_id=lesson_id))
+
+    async def _cmd_assign(self, a: AssignArgs) -> dict[str, Any]:
+        aid = a.assignment_id or f"a-{uuid.uuid4().hex[:12]}"
+        try:
+            return await self.assign(aid, a.class_id, a.subject, a.kind, a.due, a.title,
+                                     source="http")
+        except Reject as r:
+            raise CommandError(r.code, r.message) from None
 
     def _checkin_time(self, at: datetime | None, now: datetime) -> datetime:
         """The tablet's own tap time if plausible (offline check-ins resent later keep

@@ -76,6 +76,8 @@ ROUTES: dict[type[ev.Event], Route] = {
     ev.EngagementWindow: Route("engagement_window", "engagement", TELEMETRY),
     ev.LessonSummary: Route("lesson_summary", "lessons", RECORDS, key=("lesson_id",)),
     ev.UsageDaily: Route("usage_daily", "usage", RECORDS, key=("date",)),
+    ev.ShowcaseEvent: Route("showcase", "events/showcase", EVENTS),
+    ev.AssignmentEvent: Route("assignment", "events/assignment", EVENTS),
 }
 
 

@@ -4,7 +4,9 @@
 "lessons": [summary, ...]}`` (newest first, N 1..500, default 20).
 ``GET /api/usage?from=YYYY-MM-DD&to=YYYY-MM-DD`` -> per-day and per-ISO-week rollups per
 subject (dates are the room's local dates, inclusive; default: the last 7 days; at most
-400 days). Bad input -> 400 ``{"error": "..."}``.
+400 days). ``GET /api/usage?term=NAME`` -> the same for a timetable term (its first day up
+to today or its last day) plus a ``term`` block (school days, school weeks, weeks the
+recording room was used). Bad input -> 400 ``{"error": "..."}``; an unknown term -> 404.
 """
 
 from __future__ import annotations
@@ -68,9 +70,19 @@ async def api_usage(request: web.Request) -> web.Response:
     if svc is None:
         return _disabled()
     q = request.query
-    unknown = sorted(set(q) - {"from", "to"})
+    unknown = sorted(set(q) - {"from", "to", "term"})
     if unknown:
-        return _bad(f"unknown parameter {unknown[0]!r} (use from, to)")
+        return _bad(f"unknown parameter {unknown[0]!r} (use from, to or term)")
+    if "term" in q:
+        if "from" in q or "to" in q:
+            return _bad("term: give either term or from/to")
+        doc = await svc.term_usage(q["term"])
+        if doc is None:
+            names = ", ".join(repr(n) for n in svc.term_names()) or "none in the timetable"
+            return web.json_response(
+                {"error": f"term: unknown term {q['term'][:60]!r} (terms: {names})"},
+                status=404)
+        return web.json_response(doc)
     try:
         last = _parse_day("to", q["to"]) if "to" in q else svc.today()
         first = _parse_day("from", q["from"]) if "from" in q else last - timedelta(days=6)

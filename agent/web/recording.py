@@ -94,7 +94,32 @@ async def recordings(request: web.Request) -> web.Response:
     return web.json_response({"recordings": rows, "enabled": True})
 
 
+async def _showcase(request: web.Request, keep: bool) -> web.Response:
+    svc = _service(request)
+    if svc is None:
+        return _error(409, "not_configured", "no camera is configured on this agent")
+    rec_id = request.match_info["rec_id"]
+    try:
+        result = await svc.mark_showcase(rec_id, keep, _trigger(request))
+    except CommandError as e:
+        return _error(404 if e.code == "unknown_recording" else 409, e.code, e.message)
+    return web.json_response(result)
+
+
+async def showcase(request: web.Request) -> web.Response:
+    """Keep the recording as a showcase lesson."""
+    return await _showcase(request, True)
+
+
+async def showcase_undo(request: web.Request) -> web.Response:
+    """Take the showcase marking back (the local day it was made)."""
+    return await _showcase(request, False)
+
+
 def setup(app: web.Application, ctx: AgentContext) -> None:
     app.router.add_post("/api/recording/start", start)
     app.router.add_post("/api/recording/stop", stop)
     app.router.add_get("/api/recordings", recordings)
+    rec = r"/api/recordings/{rec_id:[A-Za-z0-9_.:-]{1,100}}/showcase"
+    app.router.add_post(rec, showcase)
+    app.router.add_delete(rec, showcase_undo)

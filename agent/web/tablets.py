@@ -79,7 +79,7 @@ async def tablet_ws(request: web.Request) -> web.StreamResponse:
 
 
 async def tablet_command(request: web.Request) -> web.Response:
-    """``POST /api/tablets/{question|broadcast|lesson}``: the same validated commands as
+    """``POST /api/tablets/{question|broadcast|lesson|assignments}``: the same validated commands as
     MQTT ``cmd/tablets/...`` (behind the web API's auth, unlike /ws/tablet)."""
     from agent.web.app import CTX
 
@@ -111,4 +111,5 @@ async def _close_tablets(app: web.Application) -> None:
 def setup(app: web.Application, ctx: AgentContext) -> None:
     app.on_shutdown.append(_close_tablets)
     app.router.add_get(PATH, tablet_ws)
-    app.router.add_post("/api/tablets/{action:question|broadcast|lesson}", tablet_command)
+    app.router.add_post("/api/tablets/{action:question|broadcast|lesson|assignments}",
+                        tablet_command)

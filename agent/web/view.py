@@ -63,6 +63,8 @@ def recording_view(rec: dict[str, Any]) -> dict[str, Any]:
         # the outcome of the last recording that ended (None before the first one)
         "last_state": last["state"] if last else None,
         "last_reason": (last["reason"] or None) if last else None,
+        "last_id": last["recording_id"] if last else None,
+        "last_showcase": bool(last.get("showcase")) if last else False,
     }
 
 

@@ -80,11 +80,13 @@ class TabletClient:
         self.errors: list[p.Error] = []
         self.questions: list[p.QuestionMsg] = []
         self.broadcasts: list[p.BroadcastMsg] = []
+        self.assignments: list[p.AssignmentMsg] = []
         self.lesson: p.LessonInfo | None = None
         self.close_code: int | None = None
         self.connects = 0
         self.on_question: Callable[[p.QuestionMsg], None] | None = None
         self.on_lesson: Callable[[p.LessonInfo | None], None] | None = None
+        self.on_assignment: Callable[[p.AssignmentMsg], None] | None = None
         self.auto_ack_broadcasts = True
         self.retry_delay_s: float | None = 1.0  # None: never resend on retry errors
 
@@ -164,6 +166,16 @@ class TabletClient:
 
     def focus(self, state: str) -> p.Focus:
         return p.Focus(id=self.new_id(), state=state)  # type: ignore[arg-type]
+
+    def assignment(self, assignment_id: str, class_id: str, subject: str,
+                   kind: str = "homework", due: datetime | None = None,
+                   title: str = "") -> p.Assignment:
+        """Only a teacher device (token with role teacher) may send this."""
+        return p.Assignment(id=self.new_id(), assignment_id=assignment_id, class_id=class_id,
+                            subject=subject, kind=kind, due=due, title=title)  # type: ignore[arg-type]
+
+    def submission(self, assignment_id: str) -> p.Submission:
+        return p.Submission(id=self.new_id(), assignment_id=assignment_id)
 
     def heartbeat(self) -> p.Heartbeat:
         return p.Heartbeat(id=self.new_id())
@@ -247,6 +259,12 @@ class TabletClient:
             self.lesson = msg.lesson
             if self.on_lesson:
                 self.on_lesson(msg.lesson)
+        elif isinstance(msg, p.AssignmentMsg):
+            if any(a.assignment_id == msg.assignment_id for a in self.assignments):
+                return  # relayed again: handed in once
+            self.assignments.append(msg)
+            if self.on_assignment:
+                self.on_assignment(msg)
 
     async def _resend_later(self, ref: str | None) -> None:
         """``retry: true`` errors: resend that message (or, without a ref, everything
@@ -275,6 +293,8 @@ class BotPlan:
     arrival: str  # on_time | late | never
     late_delay_s: float
     think_s: tuple[float, float] = (2.0, 15.0)
+    homework_s: tuple[float, float] = (30.0, 600.0)  # assignment received -> handed in
+    submit_share: float = 0.9  # of assignments a present student hands in
     hand_every_s: float = 90.0
     drop_every_s: float = 240.0
     focus_every_s: float = 180.0
@@ -286,6 +306,7 @@ class BotStats:
     connected: int = 0
     checkins: int = 0
     answers: int = 0
+    submissions: int = 0
     hands: int = 0
     drops: int = 0
     reconnects: int = 0
@@ -314,6 +335,7 @@ class Bot:
     async def run(self, stop: asyncio.Event) -> None:
         self.c.on_question = self._on_question
         self.c.on_lesson = self._on_lesson
+        self.c.on_assignment = self._on_assignment
         while not stop.is_set():
             try:
                 await self.c.connect()
@@ -410,6 +432,13 @@ class Bot:
                 time_to_answer_s=round(think, 2))
         self.stats.answers += 1
         self._later(think, msg)
+
+
+    def _on_assignment(self, a: p.AssignmentMsg) -> None:
+        if self.plan.arrival == "never" or self.rng.random() >= self.plan.submit_share:
+            return  # absent students and a few others never hand it in
+        self.stats.submissions += 1
+        self._later(self.rng.uniform(*self.plan.homework_s), self.c.submission(a.assignment_id))
 
 
 def plan_for(i: int, count: int, rng: random.Random, late: float, absent: float,

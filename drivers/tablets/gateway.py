@@ -115,6 +115,9 @@ class GatewaySettings:
     flood_close_after: int = 200  # rate-limited frames in a row before it is closed
     join_code: str | None = None
     device_tokens: dict[str, str] = field(default_factory=dict)
+    # device_id -> role of a token-authenticated device ("teacher"); anything else and
+    # every join-code device is a "student"
+    device_roles: dict[str, str] = field(default_factory=dict)
 
 
 _session_ids = itertools.count(1)
@@ -130,6 +133,7 @@ class Session:
         self.device_id = hello.device_id
         self.student_id = hello.student_id
         self.app_version = hello.app_version
+        self.role = "student"  # "teacher": authenticated by a device token with that role
         self.remote = conn.remote
         self.connected_at = datetime.now(UTC)
         self.last_seen = time.monotonic()
@@ -216,6 +220,11 @@ class Gateway:
         text = p.encode(msg)
         return sum(1 for s in list(self.sessions.values()) if s.push(text))
 
+    def send_to(self, msg: p.ServerMessage, want: Callable[[Session], bool]) -> int:
+        """Push to the connected tablets ``want`` selects; returns how many."""
+        text = p.encode(msg)
+        return sum(1 for s in list(self.sessions.values()) if want(s) and s.push(text))
+
     async def close_all(self, code: int = p.CLOSE_GOING_AWAY) -> None:
         self._closing = True
         for s in list(self.sessions.values()):
@@ -278,6 +287,8 @@ class Gateway:
         try:
             self._check_credentials(msg)
             session = Session(self, conn, msg)
+            if msg.token is not None:
+                session.role = st.device_roles.get(msg.device_id, "student")
             self.handler.authorize(session, msg)
         except AuthError as e:
             await self._refuse(conn, msg.id, e.code, e.message, e.close_code)

@@ -84,6 +84,28 @@ class BroadcastAck(ClientMessage, tag="broadcast_ack"):
     broadcast_id: Ident
 
 
+AssignmentKind = Literal["homework", "quiz", "practice"]
+Subject = Annotated[str, Meta(min_length=1, max_length=64)]
+
+
+class Assignment(ClientMessage, tag="assignment"):
+    """From a teacher device only (device token with role ``teacher``): the gateway
+    relays it to the class's tablets as an ``assignment`` server message."""
+
+    assignment_id: Ident
+    subject: Subject
+    class_id: Ident
+    kind: AssignmentKind = "homework"
+    due: datetime | None = None
+    title: ShortText = ""
+
+
+class Submission(ClientMessage, tag="submission"):
+    """A student hands in an assignment (one counted per student and assignment)."""
+
+    assignment_id: Ident
+
+
 CLIENT_TYPES: dict[str, type[ClientMessage]] = {
     "hello": Hello,
     "heartbeat": Heartbeat,
@@ -92,6 +114,8 @@ CLIENT_TYPES: dict[str, type[ClientMessage]] = {
     "hand": Hand,
     "focus": Focus,
     "broadcast_ack": BroadcastAck,
+    "assignment": Assignment,
+    "submission": Submission,
 }
 
 
@@ -169,6 +193,17 @@ class BroadcastMsg(ServerMessage, tag="broadcast"):
     needs_ack: bool = True
 
 
+class AssignmentMsg(ServerMessage, tag="assignment"):
+    """An assignment relayed to the tablets of its class."""
+
+    assignment_id: str
+    class_id: str
+    subject: str
+    kind: str = "homework"
+    due: datetime | None = None
+    title: str = ""
+
+
 class Welcome(ServerMessage, tag="welcome"):
     protocol: int
     session_id: str
@@ -207,7 +242,7 @@ def encode(msg: ServerMessage | ClientMessage) -> str:
 def decode_server(raw: str | bytes) -> ServerMessage:
     """For tablet apps written in Python (the emulator, tests)."""
     return msgspec.json.decode(
-        raw, type=Welcome | Ack | Error | QuestionMsg | BroadcastMsg | LessonMsg
+        raw, type=Welcome | Ack | Error | QuestionMsg | BroadcastMsg | LessonMsg | AssignmentMsg
     )
 
 
@@ -229,6 +264,10 @@ ERROR_CODES = {
     "unknown_student": "student_id is not on the class roster",
     "in_progress": "the same message id is being processed on another connection",
     "internal": "the agent could not process the message; resend it later",
+    "forbidden": "this device's role may not send that message (an assignment needs a "
+                 "teacher device token)",
+    "unknown_assignment": "a submission for an assignment the agent does not know",
+    "assignment_conflict": "that assignment_id is already used for another class or subject",
 }
 
 # WebSocket close codes the gateway uses (4000-4999 are application codes).

@@ -182,6 +182,25 @@ async def test_panel_start_and_stop_recording(
             await asyncio.sleep(0.1)
         assert rec.get("state") == "idle", rec
         await page.screenshot(path=artifacts / "panel-en-stopped.png")
+
+        # after Stop: keep it as a showcase lesson, then undo (the same day)
+        showcase = page.locator("#showcase-button")
+        await expect(showcase).to_be_visible(timeout=10_000)
+        await expect(showcase).to_have_text("Keep as showcase lesson")
+
+        async def catalog() -> dict:
+            async with aiohttp.ClientSession() as http, http.get(
+                    url + "/api/recordings") as r:
+                return (await r.json())["recordings"][0]
+
+        await showcase.click()
+        await expect(showcase).to_contain_text("Undo", timeout=10_000)
+        kept = await catalog()
+        assert kept["showcase"] is True and kept["quality"] is False  # far under 35 min
+        await page.screenshot(path=artifacts / "panel-en-showcase.png")
+        await showcase.click()
+        await expect(showcase).to_have_text("Keep as showcase lesson", timeout=10_000)
+        assert (await catalog())["showcase"] is False
         assert page.js_errors == []
 
 

@@ -78,6 +78,11 @@ class FastClock(Clock):
         while self.monotonic() < self._hold:
             await asyncio.sleep(0.002)
 
+    def set_speed(self, speed: float) -> None:
+        """Change the pace from now on; the time read so far is kept."""
+        self._rebase(self._hold)
+        self.speed = speed
+
     async def run_for(self, seconds: float) -> None:
         await self.run_until(self.now() + timedelta(seconds=seconds))
 

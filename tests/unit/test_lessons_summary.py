@@ -182,4 +182,56 @@ def test_daily_and_report() -> None:
     assert rep["total"]["subjects"][1] == {
         "subject": "math", "lessons": 3, "smart_lessons": 2, "recordings": 3,
         "recorded_lessons": 2, "recorded_minutes": 85.0, "panel_on_minutes": 30.0,
-        "live_lessons": 0}
+        "class_minutes": 0.0, "showcase_recordings": 0, "quality_recordings": 0,
+        "live_lessons": 0, "assignments": 0, "submissions": 0}
+
+
+# ---------------------------------------------------------------- programme figures
+
+
+def test_counted_recording_minutes_and_showcase_marks() -> None:
+    sigs = [
+        (0.0, "rec_start", {"id": "r1"}),  # pre-roll from 0; the lesson proper is 60..2760
+        (2820.0, "rec_end", {"id": "r1", "files": 5}),
+        (2830.0, "mark", {"id": "r1", "showcase": True, "quality": False}),
+        (2840.0, "mark", {"id": "r1", "showcase": True, "quality": True}),  # last wins
+    ]
+    rec = recording_usage(sigs, 0.0, 2820.0, counted=(60.0, 2760.0))
+    assert rec.minutes == 45.0 and rec.files == 5
+    assert (rec.showcase, rec.quality) == (True, True)
+    assert rec.showcase_recordings == rec.quality_recordings == ["r1"]
+    sigs.append((2850.0, "mark", {"id": "r1", "showcase": False, "quality": False}))
+    rec = recording_usage(sigs, 0.0, 2820.0)  # ad-hoc: the whole session counts
+    assert rec.minutes == 47.0 and not rec.showcase and rec.showcase_recordings == []
+
+
+def test_homework_usage_counts_and_rates() -> None:
+    rows = [
+        {"a": "assigned", "aid": "a1", "cls": "7a", "subj": "math", "enr": 4},
+        {"a": "assigned", "aid": "a1", "cls": "7a", "subj": "math", "enr": 4},  # repeat
+        {"a": "assigned", "aid": "a2", "cls": "7a", "subj": "math"},  # size from roster
+        {"a": "assigned", "aid": "b1", "cls": "8b", "subj": "art"},  # size unknown
+        {"a": "submitted", "aid": "a1", "cls": "7a", "subj": "math", "st": "s1"},
+        {"a": "submitted", "aid": "a1", "cls": "7a", "subj": "math", "st": "s1"},  # repeat
+        {"a": "submitted", "aid": "old", "cls": "7a", "subj": "math", "st": "s2"},
+    ]
+    hw = rollup.homework_usage(rows, {"a1": 3, "a2": 1}, {"7a": 4}.get)
+    assert [msgspec.to_builtins(h) for h in hw] == [
+        {"class_id": "7a", "subject": "math", "assignments": 2, "submissions": 2,
+         "submission_rate": 0.5},  # (3 + 1) of 2 x 4
+        {"class_id": "8b", "subject": "art", "assignments": 1, "submissions": 0,
+         "submission_rate": None},
+    ]
+    subjects = rollup.add_homework([rollup.UsageBySubject(subject="math", lessons=1)], hw)
+    assert [(u.subject, u.lessons, u.assignments, u.submissions) for u in subjects] == [
+        ("art", 0, 1, 0), ("math", 1, 2, 2)]
+
+
+def test_live_lessons_count_only_what_a_summary_reports_live() -> None:
+    base_doc = {"date": "2026-09-07", "subject": "math", "recording": {}}
+    rows = rollup.by_subject([
+        base_doc,  # a summary from before live lessons
+        {**base_doc, "live": {"minutes": 40.0, "counted": True}},
+        {**base_doc, "live": {"minutes": 12.0, "counted": False}},  # under live.min_minutes
+        {**base_doc, "live": {}}])
+    assert (rows[0].lessons, rows[0].live_lessons) == (4, 1)

@@ -154,3 +154,24 @@ def test_fuzzed_timetables_never_crash(tt: dict[str, Any]) -> None:
 
 def test_zone_names_resolve() -> None:
     assert build(config(tz="America/New_York")).tz == ZoneInfo("America/New_York")
+
+
+def test_terms_school_days_and_weeks() -> None:
+    tt = build(config({
+        "terms": [{"name": "autumn", "start": "2026-09-01", "end": "2026-09-30"},
+                  {"start": "2026-10-08", "end": "2027-01-22"}],
+        "holidays": ["2026-09-14..2026-09-18"],  # a whole school week off
+        "makeup_days": [{"date": "2026-09-20", "follows": "fri"}],  # that Sunday: school
+        "periods": [{"days": ["mon", "wed", "fri"], "start": "08:00", "end": "08:45"}],
+    }, tz="UTC"))
+    assert tt is not None
+    assert [t[0] for t in tt.terms()] == ["autumn", "2026-10-08..2027-01-22"]
+    assert tt.term_of(date(2026, 10, 1)) is None and tt.term_named("x") is None
+    assert not tt.school_day(date(2026, 9, 2 + 3))  # a Saturday: no periods
+    assert tt.school_day(date(2026, 9, 20)) and not tt.school_day(date(2026, 9, 16))
+    weeks = tt.school_weeks(date(2026, 9, 1), date(2026, 9, 30))
+    # 31 Aug, 7 Sep, (14 Sep: holidays - but the make-up Sunday 20th is in that week), 21, 28
+    assert weeks == [date(2026, 8, 31), date(2026, 9, 7), date(2026, 9, 14),
+                     date(2026, 9, 21), date(2026, 9, 28)]
+    assert tt.school_week(date(2026, 9, 1)) == 1 and tt.school_week(date(2026, 9, 30)) == 5
+    assert tt.school_week(date(2026, 10, 5)) is None  # between terms

@@ -10,8 +10,11 @@ let streamUp = false;
 let elapsedBase = null;   // {elapsed_s, at: ms} from the last update, ticked locally
 let actionError = null;
 let problemCodes = [];
+let lastRec = null;       // the recording that ended last: {id, state, showcase}
+let showcaseBusy = false;
 
 const button = $("#rec-button");
+const showcaseButton = $("#showcase-button");
 
 function tick() {
   $("#clock").textContent = fmtTime(new Date());
@@ -33,6 +36,27 @@ function renderButton() {
   $("#rec-state").classList.toggle("on", recActive);
   if (!recActive) $("#rec-elapsed").textContent = "";
   document.body.classList.toggle("is-recording", recActive);
+}
+
+// After Stop: "Keep as showcase lesson" (POST), then "Undo" (DELETE) for the rest of the day.
+function renderShowcase() {
+  const show = !recActive && !!lastRec && !!lastRec.id && lastRec.state !== "failed";
+  showcaseButton.hidden = !show;
+  if (!show) return;
+  showcaseButton.textContent = t(lastRec.showcase ? "panel.undo_showcase" : "panel.keep_showcase");
+  showcaseButton.classList.toggle("on", !!lastRec.showcase);
+  showcaseButton.disabled = showcaseBusy || !streamUp;
+}
+
+async function sendShowcase(keep) {
+  const r = await fetch("/api/recordings/" + encodeURIComponent(lastRec.id) + "/showcase", {
+    method: keep ? "POST" : "DELETE",
+    headers: { "X-Requested-With": "classroom-agent-panel" },
+    credentials: "same-origin",
+  });
+  let doc = {};
+  try { doc = await r.json(); } catch (e) { /* empty or non-JSON body */ }
+  return { ok: r.ok, status: r.status, doc };
 }
 
 function renderProblems() {
@@ -77,9 +101,13 @@ function onData(data) {
   recActive = !!(rec && rec.active);
   elapsedBase = recActive && isNum(rec.elapsed_s) ? { elapsed_s: rec.elapsed_s, at: Date.now() } : null;
   problemCodes = view.problems || [];
+  if (rec && rec.last_id && !showcaseBusy) {
+    lastRec = { id: rec.last_id, state: rec.last_state, showcase: !!rec.last_showcase };
+  }
   renderLesson(view);
   renderLive(view);  // panel_live.js
   renderButton();
+  renderShowcase();
   renderProblems();
   tick();
 }
@@ -88,6 +116,7 @@ function onState(up) {
   streamUp = up;
   renderLiveState(up);  // panel_live.js
   renderButton();
+  renderShowcase();
   renderProblems();
 }
 
@@ -101,11 +130,33 @@ button.addEventListener("click", async () => {
     const res = await postJSON("/api/recording/" + (wasActive ? "stop" : "start"), {});
     if (!res.ok) actionError = errorText(res);
     else recActive = !wasActive;  // the stream confirms within a moment
+    if (res.ok && wasActive && res.doc.recording_id) {
+      lastRec = { id: res.doc.recording_id, state: res.doc.state, showcase: false };
+    }
   } catch (e) {
     actionError = String(e.message || e);
   } finally {
     busy = false;
     renderButton();
+    renderShowcase();
+    renderProblems();
+  }
+});
+
+showcaseButton.addEventListener("click", async () => {
+  if (showcaseBusy || !lastRec) return;
+  showcaseBusy = true;
+  actionError = null;
+  renderShowcase();
+  try {
+    const res = await sendShowcase(!lastRec.showcase);
+    if (!res.ok) actionError = errorText(res);
+    else lastRec.showcase = !!res.doc.showcase;
+  } catch (e) {
+    actionError = String(e.message || e);
+  } finally {
+    showcaseBusy = false;
+    renderShowcase();
     renderProblems();
   }
 });
