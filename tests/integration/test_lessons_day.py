@@ -147,6 +147,7 @@ def base(lesson_id: str, **kw: Any) -> dict[str, Any]:
                       "quality": False, "showcase_recordings": [], "quality_recordings": [],
                       "quality_rule": "finished and minutes >= 35 and gap_s < 30 and "
                                       "all_cameras"},
+        "live": {"minutes": 0.0, "outages": [], "url_host": "", "counted": False},
         "tablets": {"active": 0, "checkins": 0, "answers": 0, "hand_raises": 0,
                     "assignments": 0, "submissions": 0},
         "attendance": {"roster_size": 40, "present": 0, "late": 0, "absent": 40,
