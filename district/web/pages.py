@@ -119,7 +119,21 @@ async def favicon(request: web.Request) -> web.FileResponse:
     return web.FileResponse(STATIC / "favicon.svg")
 
 
+@web.middleware
+async def json_errors(request: web.Request, handler) -> web.StreamResponse:
+    """aiohttp's own 404/405 (no such route, a path with %2F) as JSON like the API's."""
+    try:
+        return await handler(request)
+    except web.HTTPException as e:
+        if e.status < 400:
+            raise
+        return web.Response(body=msgspec.json.encode({"ok": False, "error": {
+            "code": e.reason.lower().replace(" ", "_"), "message": e.reason}}),
+            status=e.status, content_type="application/json")
+
+
 def add_routes(app: web.Application) -> None:
+    app.middlewares.append(json_errors)
     app.router.add_get("/", district_page)
     app.router.add_get("/schools/{school}", school_page)
     app.router.add_get("/schools/{school}/rooms/{room}", room_page)

@@ -22,7 +22,7 @@
       else if (k === "text") e.textContent = v;
       else e.setAttribute(k, v);
     }
-    for (const c of children.flat()) {
+    for (const c of children.flat(Infinity)) {
       if (c === null || c === undefined) continue;
       e.append(c instanceof Node ? c : document.createTextNode(String(c)));
     }
@@ -86,7 +86,7 @@
   function fill(id, ...children) {
     const box = document.getElementById(id);
     if (!box) return;
-    box.replaceChildren(...children.flat());
+    box.replaceChildren(...children.flat(Infinity).filter((c) => c !== null && c !== undefined));
   }
 
   function card(label, value, cls, note) {

@@ -42,7 +42,7 @@
     const max = Math.max(1, ...h.cells.map((c) => c[2]));
     chart("chart-heatmap", {
       tooltip: { position: "top" },
-      grid: { left: 90, right: 20, top: 10, bottom: 80 },
+      grid: { left: 90, right: 20, top: 10, bottom: 90 },
       xAxis: { type: "category", data: h.weeks, splitArea: { show: true } },
       yAxis: { type: "category", data: h.subjects, splitArea: { show: true } },
       visualMap: { min: 0, max: max, calculable: true, orient: "horizontal", left: "center", bottom: 5,
