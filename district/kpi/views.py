@@ -203,6 +203,31 @@ def _lesson_row(r: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def _attendance_from_events(store: Store, school: str, room: str,
+                            lessons: list[dict[str, Any]]) -> None:
+    """Attendance of lessons whose summary has none, from the room's attendance events
+    (the latest per lesson): older agents and the simulator send it only there."""
+    want = {x["lesson_id"] for x in lessons if not x["present"] and x["roster_size"] is None}
+    if not want:
+        return
+    latest: dict[str, dict[str, Any]] = {}
+    for r in _rows(store, "SELECT lesson_id, ts, data FROM events WHERE school = ? AND "
+                   "room = ? AND type = 'attendance' AND lesson_id IS NOT NULL ORDER BY ts",
+                   [school, room]):
+        if r["lesson_id"] in want:
+            try:
+                d = json.loads(r["data"])
+            except ValueError:
+                continue
+            if isinstance(d, dict):
+                latest[r["lesson_id"]] = d
+    for x in lessons:
+        d = latest.get(x["lesson_id"])
+        if d:
+            x["present"], x["late"] = d.get("present"), d.get("late")
+            x["roster_size"] = d.get("enrolled")
+
+
 def room_view(cfg: DistrictConfig, store: Store, term: str, school: str, room: str, *,
               as_of: date | None = None) -> dict[str, Any]:
     """One room: its figures, every lesson of the term, the days it reported, presence,
@@ -221,6 +246,7 @@ def room_view(cfg: DistrictConfig, store: Store, term: str, school: str, room: s
                  "AND room = ? AND date >= ? AND date <= ? ORDER BY date, start_ts",
                  [school, room, t.start.isoformat(), last])
     lessons = [_lesson_row(r) for r in rows]
+    _attendance_from_events(store, school, room, lessons)
     days: dict[str, dict[str, int]] = {}
     for x in lessons:
         d = days.setdefault(x["date"], {"lessons": 0, "smart_lessons": 0, "recorded": 0})

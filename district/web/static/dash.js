@@ -129,6 +129,8 @@
         render(data);
         fill("updated", t("updated") + " " + when(data.generated_at));
         if (live) { live.className = "live on"; live.textContent = t("live"); }
+        // first render: ms since navigation start (bench/district_dashboard.py reads it)
+        if (!body.dataset.loaded) body.dataset.loadedMs = performance.now().toFixed(1);
         body.dataset.loaded = String(Number(body.dataset.loaded || 0) + 1);
         fill("error");
       } catch (e) {

@@ -26,15 +26,15 @@
     const names = d.schools.map((s) => s.name || s.school);
     chart("chart-schools", {
       tooltip: { trigger: "axis" },
-      legend: { data: [t("class_hour_rate.short"), t("subject_rate.short")] },
+      legend: { top: 0, data: [t("class_hour_rate.short"), t("subject_rate.short")] },
       grid: { left: 50, right: 20, bottom: 60, top: 40 },
       xAxis: { type: "category", data: names, axisLabel: { rotate: names.length > 8 ? 30 : 0 } },
       yAxis: { type: "value", axisLabel: { formatter: (v) => Math.round(v * 100) + "%" } },
       series: [
-        { name: t("class_hour_rate.short"), type: "bar",
+        { name: t("class_hour_rate.short"), type: "bar", itemStyle: { color: "#3b82c4" },
           data: d.schools.map((s) => ({ value: s.class_hour_rate, itemStyle: { color: (s.class_hour_rate || 0) < 1 ? "#d9534f" : "#3b82c4" } })),
           markLine: { silent: true, symbol: "none", data: [{ yAxis: 1, name: t("target") }], lineStyle: { color: "#d9534f", type: "dashed" } } },
-        { name: t("subject_rate.short"), type: "bar",
+        { name: t("subject_rate.short"), type: "bar", itemStyle: { color: "#5cb85c" },
           data: d.schools.map((s) => ({ value: s.subject_rate, itemStyle: { color: (s.subject_rate || 0) < 1 ? "#f0ad4e" : "#5cb85c" } })) },
       ],
     });

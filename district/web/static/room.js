@@ -43,7 +43,7 @@
 
     chart("chart-history", {
       tooltip: { trigger: "axis" },
-      legend: { data: [t("lessons"), t("smart_lessons"), t("recorded")] },
+      legend: { top: 0, data: [t("lessons"), t("smart_lessons"), t("recorded")] },
       grid: { left: 40, right: 20, top: 30, bottom: 40 },
       xAxis: { type: "category", data: d.history.map((y) => y.date) },
       yAxis: { type: "value" },
