@@ -22,7 +22,7 @@ from district.kpi import views
 from district.web.app import CFG, STORE, _as_of, _term
 
 STATIC = Path(__file__).parent / "static"
-REFRESH_S = 15  # how often a page polls its data
+REFRESH_S = 15  # how often a page polls its data (?refresh=SECONDS overrides)
 
 # ECharts writes style attributes into its tooltips: 'unsafe-inline' for styles only
 CSP = ("default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; "
@@ -65,13 +65,21 @@ async def _page(request: web.Request, template: str) -> web.Response:
         known = await asyncio.to_thread(store.rooms, school, room)
         if not known:
             raise views.NotFound(f"{school}/{room or '*'}: not known")
+    refresh = REFRESH_S
+    if request.query.get("refresh"):
+        try:
+            refresh = int(request.query["refresh"])
+        except ValueError:
+            refresh = -1
+        if not 1 <= refresh <= 3600:
+            raise ValueError("refresh: seconds between updates, 1..3600")
     lang = language(request)
     esc = lambda v: html.escape(v or "", quote=True)  # noqa: E731
     text = (STATIC / template).read_text(encoding="utf-8")
     for key, value in (("lang", lang), ("district", cfg.district.name), ("term", term),
                        ("school", school), ("room", room),
                        ("as_of", as_of.isoformat() if as_of else ""),
-                       ("refresh", str(REFRESH_S))):
+                       ("refresh", str(refresh))):
         text = text.replace("{{" + key + "}}", esc(value))
     return web.Response(text=text, content_type="text/html", headers={
         "Cache-Control": "no-cache", "Content-Language": lang,

@@ -222,6 +222,26 @@ async def test_downloads_parse_back_and_print_fits_a4(browser, dash, artifacts) 
     await page.context.close()
 
 
+async def test_numbers_update_live_without_reload(browser, district, dash) -> None:
+    """A lesson stored while the page is open shows up by polling, the page not reloaded."""
+    store = district[1]
+    url, variety, _ = dash
+    school, room = variety.gap_room
+    page = await open_page(browser, url + f"/schools/{school}" + q("en", refresh="1"))
+    await loaded(page)
+    await page.evaluate("window.__noReload = 1")
+    cell = page.locator(f'#rooms tr[data-key="{room}"] td').nth(2)  # lessons
+    before = int(await cell.inner_text())
+    from tests.district.helpers import lesson, message
+
+    extra = [parse(*message(school, room, lesson("2026-09-30", f"LIVE{i}", "music", True)),
+                   "classroom") for i in range(3)]
+    store.apply(extra)
+    await expect(cell).to_have_text(str(before + 3), timeout=15_000)
+    assert await page.evaluate("window.__noReload") == 1
+    await page.context.close()
+
+
 def shown(text: str, rate: float) -> bool:
     """A rate as the page prints it ("179.9 %"): the report's fraction to 0.1 % (JS rounds
     a tie up, Python to even)."""

@@ -96,10 +96,27 @@
       note ? el("div", { class: "kpi-note" }, note) : null);
   }
 
+  // ECharts loads async (1 MB): tables render at once, charts when it is there
+  const echartsReady = new Promise((resolve) => {
+    const s = document.querySelector("script[data-echarts]");
+    if (window.echarts || !s) return resolve();
+    s.addEventListener("load", resolve);
+    s.addEventListener("error", resolve);
+  });
+  const pending = {};
+  function flushCharts() {
+    for (const id of Object.keys(pending)) {
+      const option = pending[id];
+      delete pending[id];
+      chart(id, option);
+    }
+  }
+
   const charts = {};
   function chart(id, option) {
     const box = document.getElementById(id);
-    if (!box || !window.echarts) return null;
+    if (!box) return null;
+    if (!window.echarts) { pending[id] = option; return null; }
     let c = charts[id];
     if (!c) {
       c = charts[id] = window.echarts.init(box, null, { renderer: "canvas" });
@@ -127,6 +144,8 @@
       try {
         const data = await getJSON(url + "?" + query(extra));
         render(data);
+        await echartsReady;
+        flushCharts();
         fill("updated", t("updated") + " " + when(data.generated_at));
         if (live) { live.className = "live on"; live.textContent = t("live"); }
         // first render: ms since navigation start (bench/district_dashboard.py reads it)
