@@ -67,6 +67,13 @@ def _loss(store: Store, school: str | None = None,
     return out
 
 
+def data_version(store: Store) -> int:
+    """Grows with every stored batch (the counters are bumped in the batch's transaction,
+    by any collector on the database): a cheap "has anything changed" for caches."""
+    row = _rows(store, "SELECT coalesce(sum(value), 0) AS v, count(*) AS n FROM counters")[0]
+    return int(row["v"]) * 1000 + int(row["n"])
+
+
 def district_view(cfg: DistrictConfig, store: Store, term: str, *,
                   as_of: date | None = None) -> dict[str, Any]:
     """Per school against targets, the rooms below target, weekly trends, offline rooms and

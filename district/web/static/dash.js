@@ -128,7 +128,7 @@
   }
 
   async function getJSON(url) {
-    const r = await fetch(url, { headers: { Accept: "application/json" } });
+    const r = await fetch(url);  // no extra headers: the page's <link rel=preload> matches
     if (!r.ok) {
       let msg = r.status + "";
       try { msg += " " + (await r.json()).error.message; } catch (e) { /* not JSON */ }

@@ -33,7 +33,7 @@
       series: [
         { name: t("class_hour_rate.short"), type: "bar", itemStyle: { color: "#3b82c4" },
           data: d.schools.map((s) => ({ value: s.class_hour_rate, itemStyle: { color: (s.class_hour_rate || 0) < 1 ? "#d9534f" : "#3b82c4" } })),
-          markLine: { silent: true, symbol: "none", data: [{ yAxis: 1, name: t("target") }], lineStyle: { color: "#d9534f", type: "dashed" } } },
+          markLine: { silent: true, symbol: "none", label: { formatter: "100%" }, data: [{ yAxis: 1, name: t("target") }], lineStyle: { color: "#d9534f", type: "dashed" } } },
         { name: t("subject_rate.short"), type: "bar", itemStyle: { color: "#5cb85c" },
           data: d.schools.map((s) => ({ value: s.subject_rate, itemStyle: { color: (s.subject_rate || 0) < 1 ? "#f0ad4e" : "#5cb85c" } })) },
       ],
@@ -77,7 +77,7 @@
       yAxis: { type: "value", max: 1, axisLabel: { formatter: (v) => Math.round(v * 100) + "%" } },
       series: [{ name: t("recording_weekly"), type: "bar", data: d.weekly.map((w) => w.recording_room_use),
                  itemStyle: { color: "#8e6cc4" },
-                 markLine: { silent: true, symbol: "none", data: [{ yAxis: 1 }], lineStyle: { type: "dashed" } } }],
+                 markLine: { silent: true, symbol: "none", label: { formatter: "100%" }, data: [{ yAxis: 1 }], lineStyle: { type: "dashed" } } }],
     });
 
     fill("targets", table([
