@@ -69,9 +69,9 @@ async def main() -> None:
     cfg = from_dict({"web": {"listen": f"127.0.0.1:{port}"}, "terms": [
         {"name": "t", "start": START, "end": end, "holidays": ["2026-10-01..2026-10-07"]}]})
     runner = None
+    fresh = not db.exists()
+    store = Store.open(f"sqlite:///{db}", cfg.terms)
     try:
-        fresh = not db.exists()
-        store = Store.open(f"sqlite:///{db}", cfg.terms)
         if fresh:
             n, secs = fill(store, args.rooms, args.schools, args.days)
             print(f"stored {n:,} records ({store.count('lessons'):,} lessons) in {secs:.0f} s")
@@ -150,10 +150,10 @@ async def main() -> None:
             print(f"{name:<10}" + "".join(f"{m:>9.0f} /{p:>5.0f}" for m, p in figs))
         m, p95 = stats(engine)
         print(f"term_report in process (the engine alone): {m:.0f} / {p95:.0f} ms")
-        store.close()
     finally:
         if runner is not None:
-            await runner.cleanup()
+            await runner.cleanup()  # stops the view warmer before the store closes
+        store.close()
         shutil.rmtree(tmp, ignore_errors=True)
 
 
