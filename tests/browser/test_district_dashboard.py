@@ -157,7 +157,9 @@ async def test_every_page_renders_with_charts(browser, dash, artifacts, lang) ->
     await expect(page.locator(f'#rooms tr[data-key="{gap_room}"]')).to_be_visible()
     await expect(page.locator("#homework")).to_contain_text(
         "暂无数据" if zh else "no data yet")
-    await expect(page.locator("#homework")).to_contain_text("tablet homework")
+    # the engine's reason, in the page's language
+    await expect(page.locator("#homework")).to_contain_text(
+        "尚未上报平板作业" if zh else "do not send tablet homework")
     await expect(page.locator("#homework .nodata").first).to_be_visible()
     for chart in ("chart-heatmap", "chart-recordings"):
         assert await canvas_drawn(page, chart) > 3, chart

@@ -190,3 +190,16 @@ window.DASH_I18N = {
     "per_room": "每间",
   },
 };
+
+// The KPI engine's reasons for a null figure (English, from district/kpi/engine.py), in
+// Chinese; a reason not listed here is shown as the engine wrote it.
+window.DASH_REASONS_ZH = {
+  "rooms do not send tablet homework yet (the tablet homework work adds it)": "教室尚未上报平板作业数据（平板作业功能上线后提供）",
+  "no lesson summary in scope says whether it was live (LessonSummary.live)": "范围内的课堂记录均未标明是否为异地同步课（LessonSummary.live）",
+  "not a recording room (no 'recording' capability and no recorded lesson)": "不是录播教室（无录播功能，也无录播课）",
+  "no recording room in scope": "范围内没有录播教室",
+  "no room in scope": "范围内没有教室",
+  "no school week in the term so far": "本学期尚无教学周",
+  "rooms do not send quality (精品) recording marks yet: judged on the platform, not in the room": "教室不上报精品课评定：精品课由平台评审，不在教室端判定",
+  "the room has never sent anything": "该教室从未上报数据",
+};

@@ -29,9 +29,15 @@
     return e;
   }
 
+  // the engine's reason for a null figure, in the page's language when we know it
+  function why(reason) {
+    if (!reason) return "";
+    return (lang === "zh-CN" && window.DASH_REASONS_ZH[reason]) || reason;
+  }
+
   // a null figure: "no data yet" and why (never 0)
   function nodata(reason) {
-    return el("span", { class: "nodata", title: reason || "" }, t("nodata"));
+    return el("span", { class: "nodata", title: why(reason) }, t("nodata"));
   }
 
   function pct(v, reason) {
@@ -174,6 +180,6 @@
   }
 
   const base = "/api/dashboard";
-  window.Dash = { t, el, nodata, pct, num, yn, when, query, link, table, fill, card, chart,
+  window.Dash = { t, why, el, nodata, pct, num, yn, when, query, link, table, fill, card, chart,
                   start, lang, P, base, schoolLabel };
 })();

@@ -27,7 +27,7 @@
     chart("chart-schools", {
       tooltip: { trigger: "axis" },
       legend: { top: 0, data: [t("class_hour_rate.short"), t("subject_rate.short")] },
-      grid: { left: 50, right: 20, bottom: 60, top: 40 },
+      grid: { left: 50, right: 50, bottom: 60, top: 40 },
       xAxis: { type: "category", data: names, axisLabel: { rotate: names.length > 8 ? 30 : 0 } },
       yAxis: { type: "value", axisLabel: { formatter: (v) => Math.round(v * 100) + "%" } },
       series: [
@@ -64,7 +64,7 @@
     const weeks = d.weekly.map((w) => w.week);
     chart("chart-weekly", {
       tooltip: { trigger: "axis" },
-      grid: { left: 50, right: 20, bottom: 40, top: 20 },
+      grid: { left: 50, right: 50, bottom: 40, top: 20 },
       xAxis: { type: "category", data: weeks },
       yAxis: { type: "value" },
       series: [{ name: t("smart_lessons"), type: "line", areaStyle: {}, data: d.weekly.map((w) => w.smart_lessons) },
@@ -72,7 +72,7 @@
     });
     chart("chart-recording", {
       tooltip: { trigger: "axis" },
-      grid: { left: 50, right: 20, bottom: 40, top: 20 },
+      grid: { left: 50, right: 50, bottom: 40, top: 20 },
       xAxis: { type: "category", data: weeks },
       yAxis: { type: "value", max: 1, axisLabel: { formatter: (v) => Math.round(v * 100) + "%" } },
       series: [{ name: t("recording_weekly"), type: "bar", data: d.weekly.map((w) => w.recording_room_use),
@@ -86,7 +86,7 @@
       [t("target"), () => "≥ " + d.targets.live_lessons],
       [t("quality"), (s) => (s.quality_recordings_by_subject === null ? D.nodata(s.reasons.quality_recordings_by_subject) : JSON.stringify(s.quality_recordings_by_subject))],
       [t("target"), () => "≥ " + d.targets.quality_recordings_per_subject + " / " + t("subject")],
-      [t("reasons"), (s) => el("span", { class: "reason" }, [s.reasons.live_lessons, s.reasons.quality_recordings_by_subject].filter(Boolean).join(" · "))],
+      [t("reasons"), (s) => el("span", { class: "reason" }, [s.reasons.live_lessons, s.reasons.quality_recordings_by_subject].filter(Boolean).map(D.why).join(" · "))],
     ], d.schools));
 
     fill("offline", d.offline.length ? table([

@@ -21,7 +21,7 @@
       card(t("recording_weekly"), pct(s.recording_room_weekly_rate, r.recording_room_weekly_rate)),
       card(t("live_lessons"), num(s.live_lessons, r.live_lessons), null, t("target") + " ≥ " + d.targets.live_lessons),
       card(t("quality"), s.quality_recordings_by_subject === null ? D.nodata(r.quality_recordings_by_subject) : "…",
-           null, r.quality_recordings_by_subject || null),
+           null, D.why(r.quality_recordings_by_subject) || null),
     );
 
     fill("rooms", table([
@@ -73,12 +73,12 @@
       [t("recorded"), (x) => x.recorded_lessons],
       [t("quality"), (x) => D.nodata(x.reason)],
       [t("target"), (x) => "≥ " + x.target],
-    ], rec), el("p", { class: "reason" }, t("quality.reason") + ": " + (rec[0] ? rec[0].reason : "")));
+    ], rec), el("p", { class: "reason" }, t("quality.reason") + ": " + (rec[0] ? D.why(rec[0].reason) : "")));
 
     const hw = d.homework;
     const tg = hw.targets;
     fill("homework",
-      el("p", { class: "reason" }, t("nodata") + ": " + hw.reason),
+      el("p", { class: "reason" }, t("nodata") + ": " + D.why(hw.reason)),
       el("p", { class: "note" }, t("homework.targets", { week: tg.week, term: tg.term, wnt: tg.week_no_tablets, tnt: tg.term_no_tablets })),
       table([
         [t("class"), (x) => x.class_id || "–"],
