@@ -203,3 +203,11 @@ window.DASH_REASONS_ZH = {
   "rooms do not send quality (精品) recording marks yet: judged on the platform, not in the room": "教室不上报精品课评定：精品课由平台评审，不在教室端判定",
   "the room has never sent anything": "该教室从未上报数据",
 };
+
+// Subject ids the simulator and many timetables use, shown in Chinese on zh-CN pages; any
+// other subject (a timetable may already say 语文) is shown as sent.
+window.DASH_SUBJECTS_ZH = {
+  chinese: "语文", math: "数学", english: "英语", physics: "物理", chemistry: "化学",
+  biology: "生物", history: "历史", geography: "地理", politics: "道德与法治", music: "音乐",
+  art: "美术", pe: "体育", it: "信息技术", science: "科学",
+};

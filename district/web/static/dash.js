@@ -35,6 +35,11 @@
     return (lang === "zh-CN" && window.DASH_REASONS_ZH[reason]) || reason;
   }
 
+  function subject(id) {
+    if (!id) return "–";
+    return (lang === "zh-CN" && window.DASH_SUBJECTS_ZH[id.toLowerCase()]) || id;
+  }
+
   // a null figure: "no data yet" and why (never 0)
   function nodata(reason) {
     return el("span", { class: "nodata", title: why(reason) }, t("nodata"));
@@ -180,6 +185,6 @@
   }
 
   const base = "/api/dashboard";
-  window.Dash = { t, why, el, nodata, pct, num, yn, when, query, link, table, fill, card, chart,
+  window.Dash = { t, why, subject, el, nodata, pct, num, yn, when, query, link, table, fill, card, chart,
                   start, lang, P, base, schoolLabel };
 })();

@@ -14,7 +14,7 @@
       card(t("class_hour_rate"), pct(x.class_hour_rate, r.class_hour_rate), below(x.class_hour_rate),
            x.smart_lessons + " / " + d.targets.required_smart_lessons),
       card(t("subject_rate"), pct(x.subject_rate, r.subject_rate), below(x.subject_rate),
-           x.subjects_taught + " / " + d.targets.required_subjects + (x.subjects.length ? " (" + x.subjects.join(", ") + ")" : "")),
+           x.subjects_taught + " / " + d.targets.required_subjects + (x.subjects.length ? " (" + x.subjects.map(D.subject).join(", ") + ")" : "")),
       card(t("lessons"), String(x.lessons), null, t("usage_lessons") + " " + x.usage_lessons),
       card(t("recording_weekly"), x.recording_room ? pct(x.recording_room_weekly_rate, r.recording_room_weekly_rate) : "–"),
       card(t("live_lessons"), num(x.live_lessons, r.live_lessons)),
@@ -56,7 +56,7 @@
 
     fill("lessons", table([
       [t("date"), (l) => l.date + (l.period ? " " + l.period : "")],
-      [t("subject"), (l) => l.subject || "–"],
+      [t("subject"), (l) => D.subject(l.subject)],
       [t("teacher"), (l) => l.teacher || "–"],
       [t("class"), (l) => l.class_id || "–"],
       [t("minutes"), (l) => Math.round(l.minutes)],

@@ -44,14 +44,14 @@
       tooltip: { position: "top" },
       grid: { left: 90, right: 20, top: 10, bottom: 90 },
       xAxis: { type: "category", data: h.weeks, splitArea: { show: true } },
-      yAxis: { type: "category", data: h.subjects, splitArea: { show: true } },
+      yAxis: { type: "category", data: h.subjects.map(D.subject), splitArea: { show: true } },
       visualMap: { min: 0, max: max, calculable: true, orient: "horizontal", left: "center", bottom: 5,
                    inRange: { color: ["#eef5fb", "#3b82c4", "#12365a"] } },
       series: [{ name: t("smart_lessons"), type: "heatmap", data: h.cells, label: { show: h.weeks.length <= 12 } }],
     });
 
     fill("subjects", table([
-      [t("subject"), (x) => x.subject || "–"],
+      [t("subject"), (x) => D.subject(x.subject)],
       [t("lessons"), (x) => x.lessons],
       [t("smart_lessons"), (x) => x.smart_lessons],
       [t("recorded"), (x) => x.recorded_lessons],
@@ -62,14 +62,14 @@
     chart("chart-recordings", {
       tooltip: { trigger: "axis" },
       grid: { left: 50, right: 20, top: 20, bottom: 40 },
-      xAxis: { type: "category", data: rec.map((x) => x.subject) },
+      xAxis: { type: "category", data: rec.map((x) => D.subject(x.subject)) },
       yAxis: { type: "value" },
       series: [{ name: t("recorded"), type: "bar", data: rec.map((x) => x.recorded_lessons), itemStyle: { color: "#8e6cc4" },
                  markLine: { silent: true, symbol: "none", data: [{ yAxis: d.targets.quality_recordings_per_subject }],
                              lineStyle: { color: "#d9534f", type: "dashed" } } }],
     });
     fill("recordings", table([
-      [t("subject"), (x) => x.subject],
+      [t("subject"), (x) => D.subject(x.subject)],
       [t("recorded"), (x) => x.recorded_lessons],
       [t("quality"), (x) => D.nodata(x.reason)],
       [t("target"), (x) => "≥ " + x.target],
@@ -82,7 +82,7 @@
       el("p", { class: "note" }, t("homework.targets", { week: tg.week, term: tg.term, wnt: tg.week_no_tablets, tnt: tg.term_no_tablets })),
       table([
         [t("class"), (x) => x.class_id || "–"],
-        [t("subject"), (x) => x.subject || "–"],
+        [t("subject"), (x) => D.subject(x.subject)],
         [t("lessons"), (x) => x.lessons],
         [t("homework.per_week"), (x) => num(x.homework_per_week, hw.reason)],
         [t("homework.term"), (x) => num(x.homework_term, hw.reason)],
