@@ -11,6 +11,7 @@ from district.config import ConfigError, from_dict
 from district.ingest.parse import parse
 from district.kpi import views
 from district.store.store import Store
+from tests.district import helpers
 from tests.district.test_district_kpi import CFG, fixture_messages
 
 AS_OF = date(2026, 9, 30)
@@ -18,6 +19,9 @@ AS_OF = date(2026, 9, 30)
 
 @pytest.fixture
 def filled(storage_url: str):
+    # the helpers number seqs per room across the session: leave them as we found them,
+    # other modules' tests count on small seqs (test_district_web jumps a/r1 to 99)
+    saved = dict(helpers._seq)
     cfg = from_dict(CFG)
     s = Store.open(storage_url, cfg.terms, cfg.schools)
     s.apply([parse(t, p, "classroom") for t, p in fixture_messages()])
@@ -25,6 +29,8 @@ def filled(storage_url: str):
         yield cfg, s
     finally:
         s.close()
+        helpers._seq.clear()
+        helpers._seq.update(saved)
 
 
 def test_district_view(filled) -> None:
