@@ -285,6 +285,23 @@ async def test_dashboard_shows_the_figures_of_report_json(browser, dash) -> None
     await page.context.close()
 
 
+async def test_language_like_the_agents_pages(dash) -> None:
+    """Accept-Language picks zh-CN or en; ?lang= overrides it; anything else is en."""
+    url, _, _ = dash
+    cases = [({"Accept-Language": "zh-CN,zh;q=0.9,en;q=0.8"}, "", "zh-CN"),
+             ({"Accept-Language": "en-US,en;q=0.9"}, "", "en"),
+             ({"Accept-Language": "zh-CN"}, "?lang=en", "en"),
+             ({"Accept-Language": "en"}, "?lang=zh-CN", "zh-CN"),
+             ({"Accept-Language": "fr-FR"}, "", "en"), ({}, "?lang=xx", "en")]
+    async with aiohttp.ClientSession(url) as http:
+        for headers, query, want in cases:
+            async with http.get("/" + query, headers=headers) as r:
+                assert r.status == 200
+                assert f'<html lang="{want}">' in await r.text(), (headers, query)
+                assert r.headers["Content-Language"] == want
+                assert "script-src 'self'" in r.headers["Content-Security-Policy"]
+
+
 async def test_bad_parameters_are_400_or_404_json(dash) -> None:
     url, variety, _ = dash
     school = variety.gap_room[0]
