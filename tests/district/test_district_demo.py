@@ -14,6 +14,8 @@ import time
 import urllib.request
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import free_port
 
 
@@ -67,3 +69,52 @@ def test_demo_shows_a_district_and_cleans_up() -> None:
         if proc.poll() is None:
             proc.kill()
             proc.wait(10)
+
+
+@pytest.mark.slow
+def test_a_real_agent_room_appears_beside_the_simulated_ones() -> None:
+    """``classroom-agent demo --mqtt URL`` (the whole agent on a simulated classroom)
+    publishing to the district demo's broker: its room is in the same dashboard."""
+    port, agent_port = free_port(), free_port()
+    demo = subprocess.Popen(
+        [sys.executable, "-m", "district", "demo", "--rooms", "8", "--schools", "2",
+         "--weeks", "1", "--minutes", "0", "--for", "120", "--listen", f"127.0.0.1:{port}"],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    agent = None
+    try:
+        out = ""
+        while "data:" not in out:
+            line = demo.stdout.readline()
+            assert line, "demo ended early:\n" + out
+            out += line
+        broker = re.search(r"broker:\s+(mqtt://\S+)", out).group(1)
+        agent = subprocess.Popen(
+            [sys.executable, "-m", "agent", "demo", "--mqtt", broker, "--listen",
+             f"127.0.0.1:{agent_port}"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        base = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 90
+        while True:
+            d = _get(base + "/api/dashboard/district")
+            schools = {s["school"] for s in d["schools"]}
+            if "demo-school" in schools and d["rooms_total"] == 9:
+                break
+            assert time.monotonic() < deadline, (schools, d["rooms_total"])
+            time.sleep(1)
+        assert {"s001", "s002"} <= schools  # beside the simulated ones
+        room = _get(base + "/api/dashboard/schools/demo-school/rooms/demo-101")
+        assert room["presence"]["state"] == "online"
+        assert "lessons" in room["presence"]["capabilities"]
+        agent.send_signal(signal.SIGINT)
+        assert agent.wait(60) == 0
+        deadline = time.monotonic() + 30  # its retained status says offline now
+        while _get(base + "/api/dashboard/schools/demo-school/rooms/demo-101")[
+                "presence"]["state"] != "offline":
+            assert time.monotonic() < deadline
+            time.sleep(0.5)
+        demo.send_signal(signal.SIGINT)
+        assert demo.wait(60) == 0
+    finally:
+        for p in (agent, demo):
+            if p is not None and p.poll() is None:
+                p.kill()
+                p.wait(10)
