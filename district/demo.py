@@ -110,7 +110,9 @@ def add_variety(messages: list[Message], schools: int, seed: int = 7) -> tuple[l
     prefix = messages[0].topic.split("/")[0]
     st = ev.AgentStatus(ts=cut, state="offline", version="0.1.0",
                         capabilities=["lessons", "panel", "health", "uplink"])
-    env = Envelope(v=SCHEMA_VERSION, id=uuid7(), seq=status_seq + 1, ts=cut, school=offline[0],
+    # the simulator's status seq: 0 (outside the outbox's seq, like the agent) or numbered
+    env = Envelope(v=SCHEMA_VERSION, id=uuid7(), seq=status_seq + 1 if status_seq else 0,
+                   ts=cut, school=offline[0],
                    room=offline[1], type="status", data=st)
     out.append(Message(f"{prefix}/{offline[0]}/{offline[1]}/status", encode(env), True, cut))
     out.sort(key=lambda m: m.at)

@@ -251,6 +251,23 @@ def shown(text: str, rate: float) -> bool:
     return abs(float(text[:-2]) - rate * 100) <= 0.05 + 1e-9
 
 
+async def test_one_schools_report(browser, dash) -> None:
+    """The school page's report link: that school's rooms only, and its downloads too."""
+    url, _, _ = dash
+    page = await open_page(browser, url + "/schools/s002" + q("en"))
+    await loaded(page)
+    await page.click("#nav-report")
+    await loaded(page)
+    assert "school=s002" in page.url
+    assert await page.locator("#rooms tbody tr").count() == ROOMS // SCHOOLS
+    async with page.expect_download() as info:
+        await page.click("#dl-csv")
+    text = Path(await (await info.value).path()).read_bytes().decode("utf-8-sig")
+    rooms = [r for r in csv.reader(io.StringIO(text)) if r and r[0] == "rooms"]
+    assert len(rooms) == ROOMS // SCHOOLS and {r[1] for r in rooms} == {"s002"}
+    await page.context.close()
+
+
 async def test_dashboard_shows_the_figures_of_report_json(browser, dash) -> None:
     url, _, path = dash
     out = subprocess.run([sys.executable, "-m", "district", "report", "-c", str(path),
