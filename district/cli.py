@@ -1,4 +1,4 @@
-"""``classroom-district``: run | report | check | simulate."""
+"""``classroom-district``: run | report | check | simulate | demo."""
 
 from __future__ import annotations
 
@@ -123,6 +123,12 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_demo(args: argparse.Namespace) -> int:
+    from district.demo import run
+
+    return asyncio.run(run(args))
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="classroom-district",
                                  description="District collector for classroom-agent rooms")
@@ -156,9 +162,24 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--health-every-min", type=int, default=0)
     p.add_argument("--no-faults", action="store_true")
     p.set_defaults(fn=cmd_simulate)
+    p = sub.add_parser("demo", help="a simulated district with its dashboard, in one command")
+    p.add_argument("--mqtt", metavar="URL", help="use this broker (default: start a mosquitto)")
+    p.add_argument("--listen", metavar="HOST:PORT", help="dashboard (default: a free port)")
+    p.add_argument("--rooms", type=int, default=50)
+    p.add_argument("--schools", type=int, default=8)
+    p.add_argument("--weeks", type=int, default=4, help="weeks of the term to simulate")
+    p.add_argument("--minutes", type=float, default=3.0,
+                   help="real minutes the weeks are compressed into (0 = at once)")
+    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--for", dest="for_s", type=float, metavar="SECONDS",
+                   help="stop by itself after this long")
+    p.set_defaults(fn=cmd_demo)
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if args.cmd == "demo" and (args.rooms < 2 * args.schools or args.schools < 2
+                               or args.weeks < 1):
+        ap.error("demo: --schools >= 2, --rooms >= 2 x schools, --weeks >= 1")
     if args.cmd == "simulate":
         if args.rooms < 1 or args.schools < 1 or args.days < 1 or args.schools > args.rooms:
             ap.error("--rooms, --schools, --days must be >= 1 and schools <= rooms")

@@ -124,6 +124,9 @@ def make_app(cfg: DistrictConfig, store: Store, collector: Any = None) -> web.Ap
     app.router.add_get("/api/dead-letters", dead_letters)
     app.router.add_get("/api/openapi.json", openapi)
     app.router.add_get("/metrics", metrics)
+    from district.web.pages import add_routes  # the dashboard (pages + their JSON)
+
+    add_routes(app)
     return app
 
 
