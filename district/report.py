@@ -3,7 +3,8 @@
 CSV and xlsx carry the same rows as the JSON, with a two-part header: Chinese and English
 (``课时达标率 class_hour_rate``). The CSV holds the room rows, then the school rows, then
 the district row, each block with its own header and a ``level`` column; the workbook has
-one sheet per level. Rates are fractions; the workbook shows them as percentages.
+one sheet per level, plus a homework sheet (one row per school, class and subject).
+Rates are fractions; the workbook shows them as percentages.
 A null figure is an empty cell; its reason is in the ``reasons`` column.
 """
 
@@ -32,9 +33,22 @@ HEADERS: dict[str, str] = {
     "recording_rooms": "录播教室数", "recording_rooms_weekly": "每周使用录播教室数",
     "quality_recordings_by_subject": "各学科精品课数", "live_lessons_rate": "异地同步达标率",
     "homework_by_class_subject": "各班各科平板作业数", "schools": "学校数", "name": "名称",
-    "reasons": "空值原因",
+    "reasons": "空值原因", "quality_target_met_by_subject": "各学科精品课达标",
+    "quality_subjects_meeting": "精品课达标学科数", "homework_days": "作业日报天数",
+    "homework_class_subjects": "布置平板作业的班级学科数",
+    "homework_meeting_weekly": "每周作业达标班级学科数",
+    "homework_meeting_term": "学期作业达标班级学科数",
 }
-RATES = {"class_hour_rate", "subject_rate", "recording_room_weekly_rate", "live_lessons_rate"}
+# the workbook's homework sheet: one row per school, class and subject
+HOMEWORK_HEADERS: dict[str, str] = {
+    "school": "学校", "class_id": "班级", "subject": "学科", "tablet_class": "平板班",
+    "assignments": "学期作业数", "submissions": "提交数", "submission_rate": "提交率",
+    "week_target": "每周要求", "school_weeks": "教学周数", "weeks_meeting": "达标周数",
+    "weekly_rate": "周达标率", "term_target": "学期要求", "term_rate": "学期达标率",
+    "meets_weekly": "每周达标", "meets_term": "学期达标",
+}
+RATES = {"class_hour_rate", "subject_rate", "recording_room_weekly_rate", "live_lessons_rate",
+         "submission_rate", "weekly_rate", "term_rate"}
 LEVELS = (("rooms", "教室 rooms"), ("schools", "学校 schools"), ("district", "区县 district"))
 
 
@@ -47,7 +61,19 @@ def _rows(report: Report) -> dict[str, list[dict[str, Any]]]:
     return {"rooms": b["rooms"], "schools": b["schools"], "district": [b["district"]]}
 
 
-def _cell(value: Any) -> Any:
+def _homework_rows(report: Report) -> list[dict[str, Any]]:
+    return [{"school": s.school, "class_id": c, "subject": subj,
+             **msgspec.to_builtins(f)}
+            for s in report.schools for c, by in (s.homework_by_class_subject or {}).items()
+            for subj, f in by.items()]
+
+
+def _cell(value: Any, col: str = "") -> Any:
+    if col == "homework_by_class_subject" and isinstance(value, dict):
+        # class/subject: term assignments (school weeks meeting the weekly target)
+        return "; ".join(f"{c}/{s}: {f['assignments']} ({f['weeks_meeting']}/"
+                         f"{f['school_weeks']} wk)" for c, by in value.items()
+                         for s, f in by.items())
     if value is None:
         return ""
     if isinstance(value, list):
@@ -72,7 +98,7 @@ def to_csv(report: Report) -> bytes:
         cols = list(rows[0])
         w.writerow(["层级 level", *(header(c) for c in cols)])
         for r in rows:
-            w.writerow([level, *(_cell(r[c]) for c in cols)])
+            w.writerow([level, *(_cell(r[c], c) for c in cols)])
     return ("\ufeff" + out.getvalue()).encode("utf-8")  # BOM: Excel opens it as UTF-8
 
 
@@ -92,7 +118,7 @@ def to_xlsx(report: Report) -> bytes:
             ws.set_column(j, j, 14, pct if c in RATES else None)
         for i, r in enumerate(rows, start=1):
             for j, c in enumerate(cols):
-                v = _cell(r[c])
+                v = _cell(r[c], c)
                 if v == "":
                     ws.write_blank(i, j, None)
                 elif c in RATES:
@@ -100,6 +126,21 @@ def to_xlsx(report: Report) -> bytes:
                 else:
                     ws.write(i, j, v)
         ws.freeze_panes(1, 0)
+    hw = wb.add_worksheet("作业 homework")
+    cols = list(HOMEWORK_HEADERS)
+    for j, c in enumerate(cols):
+        hw.write(0, j, f"{HOMEWORK_HEADERS[c]} {c}", bold)
+        hw.set_column(j, j, 14, pct if c in RATES else None)
+    for i, r in enumerate(_homework_rows(report), start=1):
+        for j, c in enumerate(cols):
+            v = r[c]
+            if v is None:
+                hw.write_blank(i, j, None)
+            elif c in RATES:
+                hw.write_number(i, j, v, pct)
+            else:
+                hw.write(i, j, v)
+    hw.freeze_panes(1, 0)
     info = wb.add_worksheet("学期 term")
     t = msgspec.to_builtins(report.term)
     for i, (k, v) in enumerate([*t.items(),

@@ -40,6 +40,8 @@ class _Extras(msgspec.Struct):
 
     revision: int | None = None  # re-sent revisions of one lesson summary
     live: Any = None  # LessonSummary.live, present from agents that push live lessons
+    recording: Any = None  # LessonSummary.recording: quality marks from agents that send them
+    homework: Any = None  # UsageDaily.homework, present from agents that count homework
 
 
 # the types the collector stores; others on subscribed topics are dead-lettered as unknown
@@ -64,6 +66,8 @@ class Record(msgspec.Struct, kw_only=True):
     raw: bytes  # the data JSON as received
     revision: int = 0
     live: bool | None = None  # None = this summary does not say
+    quality: int | None = None  # quality (精品) recordings of the lesson; None = not sent
+    homework: list[ev.HomeworkUsage] | None = None  # the day's homework; None = not sent
 
 
 class DeadLetter(msgspec.Struct, kw_only=True):
@@ -88,6 +92,45 @@ def _live_flag(event: Any, sent: Any) -> bool | None:
     if sent is None or not isinstance(event, ev.LessonSummary):
         return None
     return event.live.counted
+
+
+def quality_count(event: Any, sent: Any) -> int | None:
+    """Quality (精品) recordings of one lesson: its ``recording.quality_recordings`` (ids),
+    at least 1 when ``recording.quality`` says so; None when the summary's ``recording``
+    has neither field (an agent older than showcase marking: unknown, not 0)."""
+    if not isinstance(event, ev.LessonSummary) or not isinstance(sent, dict) or not (
+            "quality" in sent or "quality_recordings" in sent):
+        return None
+    r = event.recording
+    return max(len(set(r.quality_recordings)), int(r.quality))
+
+
+def homework_of(event: Any, sent: Any) -> list[ev.HomeworkUsage] | None:
+    """The day's homework per class and subject; None when the usage message has no
+    ``homework`` (an agent older than tablet homework)."""
+    if not isinstance(event, ev.UsageDaily) or sent is None:
+        return None
+    return event.homework
+
+
+_dec_stored_lesson = msgspec.json.Decoder(ev.LessonSummary)
+_dec_stored_usage = msgspec.json.Decoder(ev.UsageDaily)
+
+
+def stored_quality(data: str | bytes) -> int | None:
+    """``quality_count`` of a lesson summary as stored (None if unreadable)."""
+    try:
+        return quality_count(_dec_stored_lesson.decode(data), _dec_extras.decode(data).recording)
+    except msgspec.DecodeError:
+        return None
+
+
+def stored_homework(data: str | bytes) -> list[ev.HomeworkUsage] | None:
+    """``homework_of`` a daily usage message as stored (None if unreadable)."""
+    try:
+        return homework_of(_dec_stored_usage.decode(data), _dec_extras.decode(data).homework)
+    except msgspec.DecodeError:
+        return None
 
 
 def parse(topic: str, payload: bytes, prefix: str) -> Record | DeadLetter:
@@ -141,7 +184,9 @@ def parse(topic: str, payload: bytes, prefix: str) -> Record | DeadLetter:
     return Record(topic=topic, sub=sub, id=env.id, seq=env.seq, ts=_iso(ts), school=env.school,
                   room=env.room, type=env.type, event=event, raw=bytes(env.data),
                   revision=revision,
-                  live=_live_flag(event, extras.live))
+                  live=_live_flag(event, extras.live),
+                  quality=quality_count(event, extras.recording),
+                  homework=homework_of(event, extras.homework))
 
 
 def _semantic_problem(event: Any) -> str | None:
@@ -155,6 +200,8 @@ def _semantic_problem(event: Any) -> str | None:
                 return "subject: longer than 200 characters"
             if not 0 <= event.minutes < 24 * 60:
                 return "minutes: out of range"
+            if len(event.recording.quality_recordings) > 1000:
+                return "recording.quality_recordings: more than 1000"
         case ev.UsageDaily():
             if _bad_date(event.date):
                 return f"date: expected YYYY-MM-DD, got {event.date[:40]!r}"
@@ -163,6 +210,13 @@ def _semantic_problem(event: Any) -> str | None:
             if max(event.revision, event.lessons, event.smart_lessons, event.recordings,
                    event.recorded_lessons) > 2**31:
                 return "revision/lessons: out of range"
+            for h in event.homework:
+                if len(h.class_id) > 200 or len(h.subject) > 200:
+                    return "homework: class_id/subject longer than 200 characters"
+                if not (0 <= h.assignments <= 2**31 and 0 <= h.submissions <= 2**31):
+                    return "homework: assignments/submissions out of range"
+                if h.submission_rate is not None and not 0 <= h.submission_rate <= 1e6:
+                    return "homework: submission_rate out of range"
         case ev.RecordingEvent() | ev.AttendanceEvent():
             if len(event.lesson_id) > 200:
                 return "lesson_id: longer than 200 characters"

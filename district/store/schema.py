@@ -70,6 +70,34 @@ MIGRATIONS: list[tuple[int, str, list[str]]] = [
             live_lessons BIGINT NOT NULL DEFAULT 0, live_known BIGINT NOT NULL DEFAULT 0,
             PRIMARY KEY (term, school, room, subject))""",
     ]),
+    (2, "quality recordings and tablet homework", [
+        # NULL: the summary carries no quality marks (an agent older than showcase marking)
+        """ALTER TABLE lessons ADD COLUMN quality BIGINT""",
+        # the lesson had tablet activity: its class is a tablet class
+        """ALTER TABLE lessons ADD COLUMN tablets INTEGER NOT NULL DEFAULT 0""",
+        """ALTER TABLE agg_week ADD COLUMN quality_recordings BIGINT NOT NULL DEFAULT 0""",
+        """ALTER TABLE agg_week ADD COLUMN quality_known BIGINT NOT NULL DEFAULT 0""",
+        # daily usage messages that carry homework (0: the room's agent does not send it)
+        """ALTER TABLE agg_week ADD COLUMN homework_days BIGINT NOT NULL DEFAULT 0""",
+        """ALTER TABLE agg_subject ADD COLUMN quality_recordings BIGINT NOT NULL DEFAULT 0""",
+        """ALTER TABLE agg_subject ADD COLUMN quality_known BIGINT NOT NULL DEFAULT 0""",
+        # homework per school, class, subject and ISO week, summed over the school's rooms
+        """CREATE TABLE agg_homework (
+            term TEXT NOT NULL, school TEXT NOT NULL, class_id TEXT NOT NULL,
+            subject TEXT NOT NULL, week TEXT NOT NULL,
+            assignments BIGINT NOT NULL DEFAULT 0, submissions BIGINT NOT NULL DEFAULT 0,
+            rated_assignments BIGINT NOT NULL DEFAULT 0,
+            rate_weighted {float} NOT NULL DEFAULT 0,
+            PRIMARY KEY (term, school, class_id, subject, week))""",
+        # lessons per class (tablet_lessons > 0: a tablet class)
+        """CREATE TABLE agg_class (
+            term TEXT NOT NULL, school TEXT NOT NULL, class_id TEXT NOT NULL,
+            lessons BIGINT NOT NULL DEFAULT 0, tablet_lessons BIGINT NOT NULL DEFAULT 0,
+            PRIMARY KEY (term, school, class_id))""",
+        # the new columns are filled from the stored data (Store.migrate), then the
+        # aggregates are rebuilt
+        """DELETE FROM meta WHERE key = 'terms'""",
+    ]),
 ]
 
 LATEST = MIGRATIONS[-1][0]

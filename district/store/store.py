@@ -25,7 +25,7 @@ from typing import Any
 import msgspec
 
 from agent import events as ev
-from district.ingest.parse import DeadLetter, Record
+from district.ingest.parse import DeadLetter, Record, stored_homework, stored_quality
 from district.store.db import Database, open_db
 from district.store.schema import MIGRATIONS
 
@@ -34,8 +34,38 @@ log = logging.getLogger(__name__)
 MAX_SEQ_JUMP = 1_000_000  # a larger jump is a reset (a new outbox), not a gap
 MAX_HOLES = 200  # intervals remembered per room and topic
 WEEK_COLS = ("lessons", "smart_lessons", "recorded_lessons", "minutes", "live_lessons",
-             "live_known", "usage_days", "usage_lessons", "usage_smart_lessons")
-SUBJECT_COLS = ("lessons", "smart_lessons", "recorded_lessons", "live_lessons", "live_known")
+             "live_known", "usage_days", "usage_lessons", "usage_smart_lessons",
+             "quality_recordings", "quality_known", "homework_days")
+SUBJECT_COLS = ("lessons", "smart_lessons", "recorded_lessons", "live_lessons", "live_known",
+                "quality_recordings", "quality_known")
+HOMEWORK_COLS = ("assignments", "submissions", "rated_assignments", "rate_weighted")
+CLASS_COLS = ("lessons", "tablet_lessons")
+AGGS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    "agg_week": (("term", "school", "room", "week"), WEEK_COLS),
+    "agg_subject": (("term", "school", "room", "subject"), SUBJECT_COLS),
+    "agg_homework": (("term", "school", "class_id", "subject", "week"), HOMEWORK_COLS),
+    "agg_class": (("term", "school", "class_id"), CLASS_COLS),
+}
+# what a lesson and a day contribute to the aggregates (``_lesson_share``/``_usage_share``)
+LESSON_SHARE = ("school, room, date, week, subject, smart, recorded, minutes, live, quality, "
+                "class_id, tablets")
+USAGE_SHARE = "school, room, date, week, lessons, smart_lessons, data"
+
+
+def _new_aggs() -> dict[str, dict[tuple, list[float]]]:
+    return {t: defaultdict(lambda n=len(cols): [0] * n) for t, (_, cols) in AGGS.items()}
+
+
+def _hw_rows(hw: list[ev.HomeworkUsage] | None) -> list[tuple] | None:
+    return None if hw is None else [
+        (h.class_id[:200], h.subject[:200], h.assignments, h.submissions, h.submission_rate)
+        for h in hw]
+
+
+def _tablets(s: ev.LessonSummary) -> int:
+    """Tablet activity in the lesson: its class is a tablet class."""
+    t = s.tablets
+    return int(t.active > 0 or t.checkins > 0 or t.answers > 0 or t.submissions > 0)
 
 
 class TermSpan(msgspec.Struct, frozen=True):
@@ -90,10 +120,26 @@ class Store:
                     continue
                 for sql in statements:
                     c.execute(self.db.ddl(sql))
+                if version == 2:
+                    self._backfill_v2(c)
                 c.execute("INSERT INTO schema_migrations VALUES (?, ?, ?)",
                           (version, name, now_iso()))
                 log.info("storage: applied migration %d (%s)", version, name)
         return MIGRATIONS[-1][0]
+
+    def _backfill_v2(self, c: Any) -> None:
+        """Quality marks and tablet activity of lessons stored before migration 2, from
+        their stored data (the aggregates are rebuilt afterwards by ``sync_terms``)."""
+        dec = msgspec.json.Decoder(ev.LessonSummary)
+        rows = []
+        for k, data in c.execute("SELECT k, data FROM lessons").fetchall():
+            try:
+                tablets = _tablets(dec.decode(data))
+            except msgspec.DecodeError:
+                tablets = 0
+            rows.append((stored_quality(data), tablets, k))
+        if rows:
+            c.executemany("UPDATE lessons SET quality = ?, tablets = ? WHERE k = ?", rows)
 
     def schema_version(self) -> int:
         return self._read(lambda c: c.execute("SELECT max(version) FROM schema_migrations")
@@ -117,17 +163,14 @@ class Store:
             row = c.execute("SELECT value FROM meta WHERE key = 'terms'").fetchone()
             if row and row[0] == fp:
                 return False
-            c.execute("DELETE FROM agg_week")
-            c.execute("DELETE FROM agg_subject")
-            week: dict[tuple, list[float]] = defaultdict(lambda: [0] * len(WEEK_COLS))
-            subj: dict[tuple, list[float]] = defaultdict(lambda: [0] * len(SUBJECT_COLS))
-            for r in c.execute("SELECT school, room, date, week, subject, smart, recorded, "
-                               "minutes, live FROM lessons").fetchall():
-                self._lesson_share(r, +1, week, subj)
-            for r in c.execute("SELECT school, room, date, week, lessons, smart_lessons "
-                               "FROM usage_daily").fetchall():
-                self._usage_share(r, +1, week)
-            self._apply_aggs(c, week, subj)
+            for table in AGGS:
+                c.execute(f"DELETE FROM {table}")
+            aggs = _new_aggs()
+            for r in c.execute(f"SELECT {LESSON_SHARE} FROM lessons").fetchall():
+                self._lesson_share(r, +1, aggs)
+            for r in c.execute(f"SELECT {USAGE_SHARE} FROM usage_daily").fetchall():
+                self._usage_share((*r[:6], _hw_rows(stored_homework(r[6]))), +1, aggs)
+            self._apply_aggs(c, aggs)
             c.execute("INSERT INTO meta (key, value) VALUES ('terms', ?) ON CONFLICT (key) "
                       "DO UPDATE SET value = excluded.value", (fp,))
         log.info("storage: aggregates rebuilt for %d term(s)", len(self.terms))
@@ -157,8 +200,7 @@ class Store:
 
     def _apply(self, c: Any, items: Sequence[Record | DeadLetter], now: str) -> dict[str, int]:
         counts: dict[str, int] = defaultdict(int)
-        week: dict[tuple, list[float]] = defaultdict(lambda: [0] * len(WEEK_COLS))
-        subj: dict[tuple, list[float]] = defaultdict(lambda: [0] * len(SUBJECT_COLS))
+        aggs = _new_aggs()
         lessons: dict[str, Record] = {}
         usage: dict[str, Record] = {}
         events: list[Record] = []
@@ -204,8 +246,8 @@ class Store:
                 case _:
                     events.append(item)
 
-        self._write_lessons(c, lessons, now, counts, week, subj)
-        self._write_usage(c, usage, now, counts, week)
+        self._write_lessons(c, lessons, now, counts, aggs)
+        self._write_usage(c, usage, now, counts, aggs)
         events.sort(key=lambda r: r.id)
         stored = self.db.insert_new(
             c, "INSERT INTO events (envelope_id, school, room, type, ts, lesson_id, action, "
@@ -217,7 +259,7 @@ class Store:
         for ok in stored:
             counts["events:stored" if ok else "events:duplicate"] += 1
         self._write_seqs(c, seqs, counts)
-        self._apply_aggs(c, week, subj)
+        self._apply_aggs(c, aggs)
         if seen:
             c.executemany(
                 "INSERT INTO rooms (school, room, first_seen, last_seen) VALUES (?, ?, ?, ?) "
@@ -248,67 +290,66 @@ class Store:
         return dict(counts)
 
     def _write_lessons(self, c: Any, lessons: dict[str, Record], now: str,
-                       counts: dict[str, int], week: dict, subj: dict) -> None:
+                       counts: dict[str, int], aggs: dict) -> None:
         if not lessons:
             return
-        cols = "school, room, date, week, subject, smart, recorded, minutes, live, revision"
-        existing = self._existing(c, "lessons", cols, sorted(lessons))
+        existing = self._existing(c, "lessons", LESSON_SHARE + ", revision", sorted(lessons))
+        # the share columns after (school, room): date .. tablets
         rows: dict[str, tuple] = {}
         for k, rec in lessons.items():
             s: ev.LessonSummary = rec.event
             rows[k] = (s.date, iso_week(s.date), s.subject, int(s.smart_classroom_use),
                        int(s.recording.minutes > 0 or bool(s.recording.recordings)),
-                       float(s.minutes), None if rec.live is None else int(rec.live))
+                       float(s.minutes), None if rec.live is None else int(rec.live),
+                       rec.quality, s.class_id[:200], _tablets(s))
         new = [k for k in sorted(lessons) if k not in existing]
         inserted = self.db.insert_new(
             c, "INSERT INTO lessons (k, school, room, lesson_id, envelope_id, seq, "
-            "revision, date, week, subject, class_id, teacher, kind, smart, recorded, "
-            "minutes, live, start_ts, end_ts, received_at, data) VALUES "
-            "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+            "revision, date, week, subject, smart, recorded, minutes, live, quality, "
+            "class_id, tablets, teacher, kind, start_ts, end_ts, received_at, data) VALUES "
+            "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
             "ON CONFLICT (k) DO NOTHING",
             [(k, lessons[k].school, lessons[k].room, lessons[k].event.lesson_id, lessons[k].id,
-              lessons[k].seq, lessons[k].revision, *rows[k][:3],
-              lessons[k].event.class_id[:200], lessons[k].event.teacher[:200],
-              lessons[k].event.kind, *rows[k][3:], lessons[k].event.start.isoformat(),
+              lessons[k].seq, lessons[k].revision, *rows[k], lessons[k].event.teacher[:200],
+              lessons[k].event.kind, lessons[k].event.start.isoformat(),
               lessons[k].event.end.isoformat(), now,
               lessons[k].raw.decode("utf-8", "replace")) for k in new])
         raced = []
         for k, ok in zip(new, inserted, strict=True):
             if ok:
                 counts["lessons:stored"] += 1
-                self._lesson_share((lessons[k].school, lessons[k].room, *rows[k]), +1, week,
-                                   subj)
+                self._lesson_share((lessons[k].school, lessons[k].room, *rows[k]), +1, aggs)
             else:  # another collector inserted it meanwhile: compare with theirs
                 raced.append(k)
         if raced:
-            existing.update(self._existing(c, "lessons", cols, raced))
+            existing.update(self._existing(c, "lessons", LESSON_SHARE + ", revision", raced))
         fresh = set(new) - set(raced)  # inserted by us just now
         for k in sorted(k for k in lessons if k not in fresh):
             rec, old, row = lessons[k], existing[k], rows[k]
             s = rec.event
-            if rec.revision <= old[9]:
+            if rec.revision <= old[12]:
                 counts["lessons:duplicate"] += 1
                 continue
-            self._lesson_share(old[:9], -1, week, subj)
+            # the old version's share out, the new one's in (a showcase undone: back down)
+            self._lesson_share(old[:12], -1, aggs)
             c.execute(
                 "UPDATE lessons SET envelope_id = ?, seq = ?, revision = ?, date = ?, week = ?, "
-                "subject = ?, class_id = ?, teacher = ?, kind = ?, smart = ?, recorded = ?, "
-                "minutes = ?, live = ?, start_ts = ?, end_ts = ?, received_at = ?, data = ?, "
-                "versions = versions + 1 WHERE k = ?",
-                (rec.id, rec.seq, rec.revision, *row[:3], s.class_id[:200], s.teacher[:200],
-                 s.kind, *row[3:], s.start.isoformat(), s.end.isoformat(), now,
+                "subject = ?, smart = ?, recorded = ?, minutes = ?, live = ?, quality = ?, "
+                "class_id = ?, tablets = ?, teacher = ?, kind = ?, start_ts = ?, end_ts = ?, "
+                "received_at = ?, data = ?, versions = versions + 1 WHERE k = ?",
+                (rec.id, rec.seq, rec.revision, *row, s.teacher[:200], s.kind,
+                 s.start.isoformat(), s.end.isoformat(), now,
                  rec.raw.decode("utf-8", "replace"), k))
             counts["lessons:revised"] += 1
-            self._lesson_share((rec.school, rec.room, *row), +1, week, subj)
+            self._lesson_share((rec.school, rec.room, *row), +1, aggs)
 
     def _write_usage(self, c: Any, usage: dict[str, Record], now: str,
-                     counts: dict[str, int], week: dict) -> None:
+                     counts: dict[str, int], aggs: dict) -> None:
         if not usage:
             return
-        cols = "school, room, date, week, lessons, smart_lessons, revision"
-        existing = self._existing(c, "usage_daily", cols, sorted(usage))
+        existing = self._existing(c, "usage_daily", USAGE_SHARE + ", revision", sorted(usage))
         shares = {k: (r.school, r.room, r.event.date, iso_week(r.event.date), r.event.lessons,
-                      r.event.smart_lessons) for k, r in usage.items()}
+                      r.event.smart_lessons, _hw_rows(r.homework)) for k, r in usage.items()}
         new = [k for k in sorted(usage) if k not in existing]
         inserted = self.db.insert_new(
             c, "INSERT INTO usage_daily (k, school, room, date, week, revision, "
@@ -324,19 +365,20 @@ class Store:
         for k, ok in zip(new, inserted, strict=True):
             if ok:
                 counts["usage:stored"] += 1
-                self._usage_share(shares[k], +1, week)
+                self._usage_share(shares[k], +1, aggs)
             else:
                 raced.append(k)
         if raced:
-            existing.update(self._existing(c, "usage_daily", cols, raced))
+            existing.update(self._existing(c, "usage_daily", USAGE_SHARE + ", revision", raced))
         fresh = set(new) - set(raced)
         for k in sorted(k for k in usage if k not in fresh):
             rec, old = usage[k], existing[k]
             u: ev.UsageDaily = rec.event
-            if rec.revision <= old[6]:
+            if rec.revision <= old[7]:
                 counts["usage:duplicate"] += 1
                 continue
-            self._usage_share(old[:6], -1, week)
+            # the replaced day's homework is read back from what was stored for it
+            self._usage_share((*old[:6], _hw_rows(stored_homework(old[6]))), -1, aggs)
             c.execute(
                 "UPDATE usage_daily SET revision = ?, envelope_id = ?, lessons = ?, "
                 "smart_lessons = ?, recordings = ?, recorded_lessons = ?, received_at = ?, "
@@ -344,7 +386,7 @@ class Store:
                 (rec.revision, rec.id, u.lessons, u.smart_lessons, u.recordings,
                  u.recorded_lessons, now, rec.raw.decode("utf-8", "replace"), k))
             counts["usage:revised"] += 1
-            self._usage_share(shares[k], +1, week)
+            self._usage_share(shares[k], +1, aggs)
 
     def _existing(self, c: Any, table: str, cols: str, keys: list[str]) -> dict[str, tuple]:
         out: dict[str, tuple] = {}
@@ -359,32 +401,45 @@ class Store:
     def _terms_of(self, day: str) -> list[str]:
         return [t.name for t in self.terms if t.start <= day <= t.end]
 
-    def _lesson_share(self, r: Sequence[Any], sign: int, week: dict, subj: dict) -> None:
-        school, room, day, wk, subject, smart, recorded, minutes, live = r
+    def _lesson_share(self, r: Sequence[Any], sign: int, aggs: dict) -> None:
+        (school, room, day, wk, subject, smart, recorded, minutes, live, quality, class_id,
+         tablets) = r
+        live_known, q_known = int(live is not None), int(quality is not None)
         for term in self._terms_of(day):
-            w = week[(term, school, room, wk)]
-            s = subj[(term, school, room, subject)]
-            known = live is not None
-            for acc, vals in ((w, (1, smart, recorded, minutes, live or 0, int(known))),
-                              (s, (1, smart, recorded, live or 0, int(known)))):
-                idx = (0, 1, 2, 3, 4, 5) if acc is w else (0, 1, 2, 3, 4)
-                for i, v in zip(idx, vals, strict=True):
-                    acc[i] += sign * v
+            w = aggs["agg_week"][(term, school, room, wk)]
+            for i, v in enumerate((1, smart, recorded, minutes, live or 0, live_known)):
+                w[i] += sign * v
+            w[9] += sign * (quality or 0)
+            w[10] += sign * q_known
+            s = aggs["agg_subject"][(term, school, room, subject)]
+            for i, v in enumerate((1, smart, recorded, live or 0, live_known, quality or 0,
+                                   q_known)):
+                s[i] += sign * v
+            k = aggs["agg_class"][(term, school, class_id)]
+            k[0] += sign
+            k[1] += sign * tablets
 
-    def _usage_share(self, r: Sequence[Any], sign: int, week: dict) -> None:
-        school, room, day, wk, lessons, smart = r
+    def _usage_share(self, r: Sequence[Any], sign: int, aggs: dict) -> None:
+        school, room, day, wk, lessons, smart, homework = r
         for term in self._terms_of(day):
-            w = week[(term, school, room, wk)]
+            w = aggs["agg_week"][(term, school, room, wk)]
             w[6] += sign
             w[7] += sign * lessons
             w[8] += sign * smart
+            if homework is None:
+                continue
+            w[11] += sign
+            for class_id, subject, assigned, submitted, rate in homework:
+                h = aggs["agg_homework"][(term, school, class_id, subject, wk)]
+                h[0] += sign * assigned
+                h[1] += sign * submitted
+                if rate is not None:  # weights the rate by its assignments (a term rate)
+                    h[2] += sign * assigned
+                    h[3] += sign * rate * assigned
 
-    def _apply_aggs(self, c: Any, week: dict, subj: dict) -> None:
-        for table, keys, cols, deltas in (
-            ("agg_week", ("term", "school", "room", "week"), WEEK_COLS, week),
-            ("agg_subject", ("term", "school", "room", "subject"), SUBJECT_COLS, subj),
-        ):
-            rows = [(*k, *v) for k, v in sorted(deltas.items()) if any(v)]
+    def _apply_aggs(self, c: Any, aggs: dict) -> None:
+        for table, (keys, cols) in AGGS.items():
+            rows = [(*k, *v) for k, v in sorted(aggs[table].items()) if any(v)]
             if not rows:
                 continue
             sets = ", ".join(f"{x} = {table}.{x} + excluded.{x}" for x in cols)
@@ -512,6 +567,48 @@ class Store:
         return self._rows(f"SELECT school, room, subject, {', '.join(SUBJECT_COLS)} "
                           f"FROM agg_subject WHERE term = ?{where} ORDER BY school, room, subject",
                           [term, *params])
+
+    def term_quality_by_subject(self, term: str, school: str | None = None,
+                                room: str | None = None) -> list[dict[str, Any]]:
+        """Per school and subject: quality recordings, and lessons whose summary said."""
+        where, params = self._where(school, room, "AND")
+        return self._rows("SELECT school, subject, SUM(quality_recordings) AS quality, "
+                          "SUM(quality_known) AS known FROM agg_subject WHERE term = ? AND "
+                          f"quality_known > 0{where} GROUP BY school, subject "
+                          "ORDER BY school, subject", [term, *params])
+
+    def term_homework(self, term: str, weeks: Sequence[str], week_targets: tuple[int, int],
+                      school: str | None = None) -> list[dict[str, Any]]:
+        """Per school, class and subject: the term's homework sums, and how many of the
+        school ``weeks`` reached each weekly target (tablet class, class without tablets),
+        with whether the class had tablet activity in any lesson of the term."""
+        where, params = self._where(school, None, "AND")
+        marks = ", ".join("?" * len(weeks)) or "''"
+        t_tab, t_no = week_targets
+        return self._rows(
+            "SELECT h.school, h.class_id, h.subject, SUM(h.assignments) AS assignments, "
+            "SUM(h.submissions) AS submissions, SUM(h.rated_assignments) AS rated, "
+            "SUM(h.rate_weighted) AS rate_weighted, "
+            f"SUM(CASE WHEN h.week IN ({marks}) AND h.assignments >= ? THEN 1 ELSE 0 END) "
+            "AS weeks_tablet, "
+            f"SUM(CASE WHEN h.week IN ({marks}) AND h.assignments >= ? THEN 1 ELSE 0 END) "
+            "AS weeks_no_tablets, MAX(COALESCE(k.tablet_lessons, 0)) AS tablet_lessons "
+            "FROM agg_homework h LEFT JOIN agg_class k ON k.term = h.term AND "
+            "k.school = h.school AND k.class_id = h.class_id "
+            f"WHERE h.term = ?{where.replace('school', 'h.school')} "
+            "GROUP BY h.school, h.class_id, h.subject ORDER BY h.school, h.class_id, h.subject",
+            [*weeks, t_tab, *weeks, t_no, term, *params])
+
+    def term_homework_weeks(self, term: str, school: str) -> list[dict[str, Any]]:
+        """One school's homework per class, subject and ISO week (for charts)."""
+        return self._rows("SELECT class_id, subject, week, assignments, submissions FROM "
+                          "agg_homework WHERE term = ? AND school = ? ORDER BY class_id, "
+                          "subject, week", [term, school])
+
+    def term_classes(self, term: str, school: str | None = None) -> list[dict[str, Any]]:
+        where, params = self._where(school, None, "AND")
+        return self._rows(f"SELECT school, class_id, {', '.join(CLASS_COLS)} FROM agg_class "
+                          f"WHERE term = ?{where} ORDER BY school, class_id", [term, *params])
 
     def seq_state(self, school: str | None = None,
                   room: str | None = None) -> list[dict[str, Any]]:

@@ -45,11 +45,17 @@ def lesson(day: str, lesson_id: str, subject: str, smart: bool, recorded: bool =
                                      recordings=["rec"] if recorded else []), **kw)
 
 
-def usage(day: str, revision: int, lessons: int, smart: int) -> ev.UsageDaily:
+def usage(day: str, revision: int, lessons: int, smart: int,
+          homework: list[ev.HomeworkUsage] | None = None) -> ev.UsageDaily:
     y, w, _ = datetime.fromisoformat(day).isocalendar()
     return ev.UsageDaily(ts=datetime.fromisoformat(day).replace(hour=9, tzinfo=UTC), date=day,
                          week=f"{y}-W{w:02d}", revision=revision, lessons=lessons,
-                         smart_lessons=smart)
+                         smart_lessons=smart, homework=homework or [])
+
+
+# what an agent older than showcase marking / tablet homework sends
+OLD_RECORDING = {"recording": {"minutes": 0.0, "recordings": [], "files": 0}}
+OLD_USAGE = ("homework", "week_homework", "term_homework")
 
 
 def status(state: str, capabilities: list[str]) -> ev.AgentStatus:

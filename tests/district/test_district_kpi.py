@@ -103,8 +103,9 @@ def test_hand_computed_figures(store, batch: int) -> None:
     assert r2.state == "offline"
     assert r3.silent and r3.lessons == 0 and r3.class_hour_rate is None
     assert r3.reasons["class_hour_rate"] == engine.WHY_SILENT
-    for r in rep.rooms:  # figures the rooms do not send: null with the reason, never 0
-        assert r.quality_recordings is None and "quality_recordings" in r.reasons
+    # the summaries carry quality marks (none): 0; a silent room: null with the reason
+    assert (r1.quality_recordings, r2.quality_recordings, r3.quality_recordings) == (0, 0, None)
+    assert r3.reasons["quality_recordings"] == engine.WHY_QUALITY
     # rooms that report say how many live lessons they had (none); a silent one cannot
     assert (r1.live_lessons, r2.live_lessons, r3.live_lessons) == (0, 0, None)
     assert "live_lessons" in r3.reasons
@@ -113,8 +114,11 @@ def test_hand_computed_figures(store, batch: int) -> None:
     assert a.smart_lessons_per_room == 2.0 and a.class_hour_rate == 0.5
     assert a.subjects_per_room == 1.666667 and a.subject_rate == 0.833333
     assert (a.recording_rooms, a.recording_room_weekly_rate) == (1, 0.5)
-    assert a.quality_recordings_by_subject is None and a.homework_by_class_subject is None
-    assert {"quality_recordings_by_subject", "homework_by_class_subject"} <= set(a.reasons)
+    assert a.quality_recordings_by_subject == dict.fromkeys(
+        ["biology", "chinese", "english", "math", "physics"], 0)
+    assert a.quality_subjects_meeting == 0
+    # r2's usage carries homework (none set): an empty table, not null
+    assert a.homework_by_class_subject == {} and a.homework_class_subjects == 0
     assert a.live_lessons == 0
     assert rep.district.schools == 1 and rep.district.class_hour_rate == 0.5
     c = s.counters()
@@ -188,7 +192,7 @@ def test_report_formats(store, tmp_path) -> None:
     assert doc["term"]["name"] == "2026 autumn" and doc["targets"]["required_subjects"] == 2
     assert {r["room"]: r["class_hour_rate"] for r in doc["rooms"]} == {
         "r1": 0.75, "r2": 0.75, "r3": None}
-    assert doc["schools"][0]["quality_recordings_by_subject"] is None
+    assert doc["schools"][0]["quality_recordings_by_subject"]["math"] == 0
     rows = list(csv.reader(io.StringIO(render(rep, "csv").decode("utf-8-sig"))))
     head = rows[1]
     assert head[0] == "层级 level" and "课时达标率 class_hour_rate" in head
