@@ -23,7 +23,6 @@ import msgspec
 
 from district.config import ConfigError, DistrictConfig
 from district.kpi.engine import (
-    WHY_HOMEWORK,
     WHY_QUALITY,
     school_weeks,
     term_report,
@@ -33,6 +32,7 @@ from district.kpi.engine import (
 from district.store.store import Store
 
 ID_RE = re.compile(r"[A-Za-z0-9_.-]{1,64}")  # what the config and topics allow for ids
+WHY_QUALITY_NO_SUBJECT = "lessons without a subject do not count (the target is per subject)"
 ROOMS_BELOW_MAX = 300  # the district page lists at most this many rooms below target
 
 
@@ -124,7 +124,7 @@ def district_view(cfg: DistrictConfig, store: Store, term: str, *,
 def school_view(cfg: DistrictConfig, store: Store, term: str, school: str, *,
                 as_of: date | None = None) -> dict[str, Any]:
     """Per room and per subject, the subject x week heat map of smart lessons, recordings
-    per subject against the 5-per-term target, tablet homework (not sent yet)."""
+    per subject against the 5-per-term target, tablet homework per class and subject."""
     check_id("school", school)
     t = cfg.term(term)
     as_of = as_of or today(cfg)
@@ -155,28 +155,80 @@ def school_view(cfg: DistrictConfig, store: Store, term: str, school: str, *,
     classes = _rows(store, "SELECT class_id, subject, count(*) AS lessons FROM lessons "
                     "WHERE school = ? AND date >= ? AND date <= ? GROUP BY class_id, subject "
                     "ORDER BY class_id, subject", [school, t.start.isoformat(), last])
+    sch = b["schools"][0]
+    reasons = sch["reasons"]
     target = cfg.targets.quality_recordings_per_subject
+    quality = sch["quality_recordings_by_subject"]
+    recordings = []
+    for subject in subjects:
+        q = None if quality is None else quality.get(subject)
+        why = None
+        if q is None:
+            why = reasons.get("quality_recordings_by_subject") or (
+                WHY_QUALITY if subject else WHY_QUALITY_NO_SUBJECT)
+        recordings.append({"subject": subject, "recorded_lessons": subj[subject][
+            "recorded_lessons"], "target": target, "quality_recordings": q,
+            "meets": None if q is None else q >= target, "reason": why})
     return {
         "term": b["term"], "targets": b["targets"],
-        "school": {**b["schools"][0], "name": _school_names(cfg).get(school, "")},
+        "school": {**sch, "name": _school_names(cfg).get(school, "")},
         "rooms": b["rooms"],
         "subjects": [{"subject": s, **subj[s]} for s in subjects],
         "heatmap": {"weeks": weeks, "subjects": subjects, "cells": heat},
-        "recordings_by_subject": [
-            {"subject": s, "recorded_lessons": subj[s]["recorded_lessons"],
-             "target": target, "quality_recordings": None, "reason": WHY_QUALITY}
-            for s in subjects],
-        "homework": {
-            "by_class_subject": None, "reason": WHY_HOMEWORK,
-            "targets": {"week": cfg.targets.homework_per_subject_week,
-                        "term": cfg.targets.homework_per_subject_term,
-                        "week_no_tablets": cfg.targets.homework_per_subject_week_no_tablets,
-                        "term_no_tablets": cfg.targets.homework_per_subject_term_no_tablets},
-            "classes": [{"class_id": c["class_id"], "subject": c["subject"],
-                         "lessons": int(c["lessons"]), "homework_per_week": None,
-                         "homework_term": None} for c in classes],
-        },
+        "recordings_by_subject": recordings,
+        "homework": _homework_view(cfg, store, term, school, sch, weeks, classes),
         "generated_at": b["generated_at"],
+    }
+
+
+def _homework_view(cfg: DistrictConfig, store: Store, term: str, school: str,
+                   sch: dict[str, Any], weeks: list[str],
+                   classes: list[dict[str, Any]]) -> dict[str, Any]:
+    """Per class and subject: lessons, the engine's homework figures and the homework of
+    each school week (rows from the lessons and from the homework, both)."""
+    t = cfg.targets
+    by = sch["homework_by_class_subject"]
+    reason = sch["reasons"].get("homework_by_class_subject")
+    per_week: dict[tuple[str, str], dict[str, int]] = defaultdict(dict)
+    if by is not None:
+        for r in store.term_homework_weeks(term, school):
+            per_week[(r["class_id"], r["subject"])][r["week"]] = int(r["assignments"])
+    tablet = {r["class_id"]: int(r["tablet_lessons"]) > 0
+              for r in store.term_classes(term, school)}
+    lessons = {(c["class_id"], c["subject"]): int(c["lessons"]) for c in classes}
+    keys = set(lessons) | {(c, s) for c, subj in (by or {}).items() for s in subj}
+    rows = []
+    for class_id, subject in sorted(keys):
+        f = (by or {}).get(class_id, {}).get(subject)
+        wk = per_week.get((class_id, subject), {})
+        in_weeks = sum(wk.get(w, 0) for w in weeks)
+        is_tablet = f["tablet_class"] if f else tablet.get(class_id, False)
+        rows.append({
+            "class_id": class_id, "subject": subject,
+            "lessons": lessons.get((class_id, subject), 0),
+            "tablet_class": is_tablet,
+            "week_target": t.homework_per_subject_week if is_tablet
+            else t.homework_per_subject_week_no_tablets,
+            "term_target": t.homework_per_subject_term if is_tablet
+            else t.homework_per_subject_term_no_tablets,
+            # mean assignments per school week (None while the rooms send no homework)
+            "homework_per_week": None if by is None else (
+                round(in_weeks / len(weeks), 3) if weeks else None),
+            "homework_term": None if by is None else (f["assignments"] if f else 0),
+            "weeks_meeting": None if by is None else (f["weeks_meeting"] if f else 0),
+            "school_weeks": len(weeks),
+            "submissions": f["submissions"] if f else None,
+            "submission_rate": f["submission_rate"] if f else None,
+            "meets_weekly": None if by is None else bool(f and f["meets_weekly"]),
+            "meets_term": None if by is None else bool(f and f["meets_term"]),
+            "weeks": {w: wk.get(w, 0) for w in weeks} if by is not None else None,
+        })
+    return {
+        "by_class_subject": by, "reason": reason,
+        "targets": {"week": t.homework_per_subject_week, "term": t.homework_per_subject_term,
+                    "week_no_tablets": t.homework_per_subject_week_no_tablets,
+                    "term_no_tablets": t.homework_per_subject_term_no_tablets},
+        "classes": rows,
     }
 
 

@@ -47,8 +47,9 @@ def test_district_view(filled) -> None:
     assert sorted(weeks) == ["2026-W36", "2026-W37", "2026-W39", "2026-W40"]
     assert weeks["2026-W36"]["recording_room_use"] == 1.0
     assert weeks["2026-W37"]["recording_room_use"] == 0.0
-    assert d["district"]["quality_recordings_by_subject"] is None
-    assert d["district"]["reasons"]["quality_recordings_by_subject"]
+    # the summaries carry quality marks (none set): 0 per subject, not null
+    assert d["district"]["quality_recordings_by_subject"]["math"] == 0
+    assert d["district"]["quality_subjects_meeting"] == 0
 
 
 def test_school_view_matrix_and_homework(filled) -> None:
@@ -64,9 +65,43 @@ def test_school_view_matrix_and_homework(filled) -> None:
     assert subj["math"]["smart_lessons"] == 3 and subj["physics"]["smart_lessons"] == 0
     rec = {x["subject"]: x for x in s["recordings_by_subject"]}
     assert rec["english"]["recorded_lessons"] == 1 and rec["english"]["target"] == 5
-    assert rec["english"]["quality_recordings"] is None and rec["english"]["reason"]
-    assert s["homework"]["by_class_subject"] is None and s["homework"]["reason"]
-    assert all(c["homework_per_week"] is None for c in s["homework"]["classes"])
+    assert rec["english"]["quality_recordings"] == 0 and rec["english"]["meets"] is False
+    # r2's daily usage carries homework (none set): zeros, not null
+    assert s["homework"]["by_class_subject"] == {} and s["homework"]["reason"] is None
+    assert all(c["homework_per_week"] == 0 for c in s["homework"]["classes"])
+    assert all(c["tablet_class"] is False for c in s["homework"]["classes"])
+
+
+def test_school_view_quality_and_homework(storage_url: str) -> None:
+    from tests.district import test_district_quality_homework as qh
+
+    saved = dict(helpers._seq)
+    cfg = from_dict(qh.CFG)
+    s = Store.open(storage_url, cfg.terms, cfg.schools)
+    try:
+        s.apply([parse(t, p, "classroom")
+                 for t, p in qh.showcase_revisions() + qh.fixture_messages()])
+        v = views.school_view(cfg, s, "2026 autumn", "a", as_of=qh.AS_OF)
+        rec = {x["subject"]: x for x in v["recordings_by_subject"]}
+        assert (rec["math"]["quality_recordings"], rec["math"]["meets"]) == (2, True)
+        assert (rec["chinese"]["quality_recordings"], rec["chinese"]["meets"]) == (1, False)
+        # english: only an old summary (no quality fields) -> unknown with the reason
+        assert rec["english"]["quality_recordings"] is None and rec["english"]["reason"]
+        hw = {(c["class_id"], c["subject"]): c for c in v["homework"]["classes"]}
+        c1 = hw[("c1", "math")]
+        # W37 2, W39 2 of the school weeks W36, W37, W39 (the holiday week's 1 not in them)
+        assert c1["weeks"] == {"2026-W36": 0, "2026-W37": 2, "2026-W39": 2}
+        assert c1["homework_per_week"] == 1.333 and c1["homework_term"] == 5
+        assert c1["tablet_class"] and c1["week_target"] == 2 and c1["meets_term"]
+        c2 = hw[("c2", "chinese")]
+        assert not c2["tablet_class"] and (c2["week_target"], c2["term_target"]) == (1, 2)
+        b = views.school_view(cfg, s, "2026 autumn", "b", as_of=qh.AS_OF)
+        assert b["homework"]["by_class_subject"] is None and b["homework"]["reason"]
+        assert all(c["homework_per_week"] is None for c in b["homework"]["classes"])
+    finally:
+        s.close()
+        helpers._seq.clear()
+        helpers._seq.update(saved)
 
 
 def test_room_view_lessons_and_presence(filled) -> None:
