@@ -4,7 +4,9 @@ A mosquitto in a temp dir on a free port (unless ``--mqtt URL`` names a broker),
 collector on an embedded SQLite in the same temp dir, its dashboard, and the fleet
 simulator publishing a few weeks of a term (up to yesterday) compressed into a few minutes.
 The fleet gets a district's usual variety on top of the simulator's faults: one school far
-below target (few smart lessons, two subjects), a few rooms below target elsewhere, one
+below target (few smart lessons, two subjects; its rooms run an older agent that sends no
+quality recording marks and no tablet homework, so those figures stay "no data yet" with
+the reason), a few rooms below target elsewhere, one
 room that went offline (its retained status says so) and one room with a data-loss gap
 (summaries that never arrived: a seq hole). Real rooms (``classroom-agent demo --mqtt
 URL``) appear beside the simulated ones: the collector takes any room under the prefix.
@@ -97,9 +99,18 @@ def add_variety(messages: list[Message], schools: int, seed: int = 7) -> tuple[l
                 continue
             if m.topic.endswith("/status"):
                 status_seq = max(status_seq, json.loads(m.payload)["seq"])
+        if key[0] == low and m.topic.endswith("/usage"):
+            d = json.loads(m.payload)
+            for name in ("homework", "week_homework", "term_homework"):
+                d["data"].pop(name, None)  # an older agent: no tablet homework
+            m = Message(m.topic, json.dumps(d, ensure_ascii=False).encode(), m.retain, m.at)
         if m.topic.endswith("/lessons") and (key[0] == low or key in below):
             d = json.loads(m.payload)
             if d.get("type") == "lesson_summary":
+                if key[0] == low:  # an older agent: no quality marks
+                    rec = d["data"].get("recording") or {}
+                    d["data"]["recording"] = {k: rec[k] for k in ("minutes", "recordings",
+                                                                  "files") if k in rec}
                 share = 0.25 if key[0] == low else 0.55
                 d["data"]["smart_classroom_use"] = rnd.random() < share
                 if key[0] == low:

@@ -8,7 +8,10 @@ the figures from independently. What real fleets do is in it:
   summary sent again with a NEW envelope id and a new seq;
 - a lesson that closes after the day's usage was sent: the day is sent again with the
   next ``revision``; and a lesson summary re-sent with a higher ``revision`` when the
-  payload type has that field.
+  payload type has that field;
+- showcase and quality (精品) recordings, some marked after the summary was sent (the
+  summary again as the next ``revision``); tablet classes (tablet activity in lessons)
+  and tablet homework per class and subject in the daily usage, handed in on tablets.
 """
 
 from __future__ import annotations
@@ -19,6 +22,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
+
+import msgspec
 
 from agent import events as ev
 from agent.uplink.envelope import SCHEMA_VERSION, Envelope, encode, uuid7
@@ -44,6 +49,7 @@ class Truth:
     lessons: dict[tuple[str, str, str], ev.LessonSummary] = field(default_factory=dict)
     usage: dict[tuple[str, str, str], ev.UsageDaily] = field(default_factory=dict)
     recording_rooms: set[tuple[str, str]] = field(default_factory=set)
+    tablet_rooms: set[tuple[str, str]] = field(default_factory=set)  # a tablet class each
     rooms: set[tuple[str, str]] = field(default_factory=set)
 
 
@@ -68,6 +74,9 @@ class _Room:
         self.school, self.room = school, room
         self.root = root(prefix, school, room)
         self.seq: dict[str, int] = defaultdict(int)
+        # homework of the ISO week so far per (class, subject): [assignments, submissions]
+        self.week: str = ""
+        self.week_hw: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0])
 
     def envelope(self, event: ev.Event, at: datetime) -> Message:
         route = ROUTES[type(event)]
@@ -83,7 +92,8 @@ class _Room:
 
 
 def _usage(day: date, lessons: list[ev.LessonSummary], revision: int,
-           at: datetime) -> ev.UsageDaily:
+           at: datetime, homework: list[ev.HomeworkUsage] | None = None,
+           week_homework: list[ev.HomeworkUsage] | None = None) -> ev.UsageDaily:
     by: dict[str, ev.UsageBySubject] = {}
     for s in lessons:
         u = by.setdefault(s.subject, ev.UsageBySubject(subject=s.subject))
@@ -93,6 +103,12 @@ def _usage(day: date, lessons: list[ev.LessonSummary], revision: int,
         u.recorded_lessons += rec
         u.recordings += len(s.recording.recordings)
         u.recorded_minutes += s.recording.minutes
+        u.showcase_recordings += len(s.recording.showcase_recordings)
+        u.quality_recordings += len(s.recording.quality_recordings)
+    for h in homework or []:
+        u = by.setdefault(h.subject, ev.UsageBySubject(subject=h.subject))
+        u.assignments += h.assignments
+        u.submissions += h.submissions
     y, w, _ = day.isocalendar()
     return ev.UsageDaily(
         ts=at, date=day.isoformat(), week=f"{y}-W{w:02d}", revision=revision,
@@ -100,7 +116,8 @@ def _usage(day: date, lessons: list[ev.LessonSummary], revision: int,
         recordings=sum(len(s.recording.recordings) for s in lessons),
         recorded_lessons=sum(s.recording.minutes > 0 for s in lessons),
         recording_room_used=any(s.recording.minutes > 0 for s in lessons),
-        subjects=sorted(by.values(), key=lambda u: u.subject))
+        subjects=sorted(by.values(), key=lambda u: u.subject),
+        homework=homework or [], week_homework=week_homework or [])
 
 
 def build(rooms: int, schools: int, days: int, start: date, *, seed: int = 1,
@@ -119,6 +136,8 @@ def build(rooms: int, schools: int, days: int, start: date, *, seed: int = 1,
         truth.rooms.add((r.school, r.room))
         if rnd.random() < 0.35:
             truth.recording_rooms.add((r.school, r.room))
+        if rnd.random() < 0.5:
+            truth.tablet_rooms.add((r.school, r.room))
     day_list = list(school_days(start, days))
     first_at = datetime.combine(day_list[0], time(7, 30), zone).astimezone(UTC)
     for r in fleet:
@@ -138,10 +157,44 @@ def build(rooms: int, schools: int, days: int, start: date, *, seed: int = 1,
     return Plan(out, truth, dict(stats))
 
 
+def _marks(rec: ev.LessonRecording, rec_id: str, showcase: bool,
+           quality: bool) -> ev.LessonRecording:
+    return msgspec.structs.replace(
+        rec, showcase=showcase, quality=quality,
+        showcase_recordings=[rec_id] if showcase else [],
+        quality_recordings=[rec_id] if quality else [],
+        quality_rule="finished and minutes >= 35 and gap_s < 30 and all_cameras")
+
+
+def _homework(r: _Room, day: date, lessons: list[ev.LessonSummary], tablets: bool,
+              rnd: random.Random) -> list[ev.HomeworkUsage]:
+    """Homework set today per class and subject taught (tablet classes hand in on
+    tablets: 40 students; others have no submissions and no known rate)."""
+    y, w, _ = day.isocalendar()
+    week = f"{y}-W{w:02d}"
+    if week != r.week:
+        r.week, r.week_hw = week, defaultdict(lambda: [0, 0])
+    out = []
+    for class_id, subject in sorted({(s.class_id, s.subject) for s in lessons}):
+        if rnd.random() < 0.5:
+            continue
+        n = rnd.randint(1, 2)
+        handed = rnd.randint(25, 40) * n if tablets else 0
+        out.append(ev.HomeworkUsage(class_id=class_id, subject=subject, assignments=n,
+                                    submissions=handed,
+                                    submission_rate=round(handed / (n * 40), 3)
+                                    if tablets else None))
+        acc = r.week_hw[(class_id, subject)]
+        acc[0] += n
+        acc[1] += handed
+    return out
+
+
 def _room_day(r: _Room, day: date, zone: ZoneInfo, rnd: random.Random, truth: Truth,
               stats: dict[str, int], faults: bool, health_every_min: int,
               lessons_per_day: int) -> list[Message]:
     recording = (r.school, r.room) in truth.recording_rooms
+    tablets = (r.school, r.room) in truth.tablet_rooms
     subjects = rnd.sample(SUBJECTS, 5)
     msgs: list[Message] = []
     lessons: list[ev.LessonSummary] = []
@@ -153,15 +206,21 @@ def _room_day(r: _Room, day: date, zone: ZoneInfo, rnd: random.Random, truth: Tr
         end = start + timedelta(minutes=length)
         rec = recording and rnd.random() < 0.3
         lesson_id = f"{day.isoformat()}-p{p + 1}"
+        rec_id = f"rec-{lesson_id}"
+        showcase = rec and rnd.random() < 0.2
+        quality = showcase and rnd.random() < 0.7
+        later = showcase and rnd.random() < 0.3  # marked after the summary was sent
         s = ev.LessonSummary(
             ts=end, lesson_id=lesson_id, kind="scheduled", date=day.isoformat(),
             period=f"p{p + 1}", subject=subjects[p % len(subjects)], class_id=f"c{r.room}",
             teacher=f"t{p % 4}", start=start, end=end, minutes=float(length),
             smart_classroom_use=rnd.random() < 0.8, smart_use_rule="panel_on_ratio >= 0.5",
             panel=ev.LessonPanel(on_minutes=30.0, on_ratio=0.75),
-            recording=ev.LessonRecording(minutes=float(length) if rec else 0.0,
-                                         recordings=[f"rec-{lesson_id}"] if rec else [],
-                                         files=4 if rec else 0))
+            recording=_marks(ev.LessonRecording(
+                minutes=float(length) if rec else 0.0, recordings=[rec_id] if rec else [],
+                files=4 if rec else 0), rec_id, showcase and not later, quality and not later),
+            tablets=ev.LessonTablets(active=38, checkins=38, answers=rnd.randint(5, 60))
+            if tablets else ev.LessonTablets())
         if faults and p == lessons_per_day - 1 and rnd.random() < 0.05:
             late = s  # closes after the day's usage was sent
             continue
@@ -191,8 +250,21 @@ def _room_day(r: _Room, day: date, zone: ZoneInfo, rnd: random.Random, truth: Tr
             lessons[-1] = revised
             msgs.append(r.envelope(revised, end + timedelta(minutes=5)))
             stats["lesson_revisions"] += 1
+        if later:  # a showcase marked after the summary went: the next revision
+            cur = lessons[-1]
+            marked = msgspec.structs.replace(
+                cur, revision=cur.revision + 1, ts=end + timedelta(minutes=8),
+                recording=_marks(cur.recording, rec_id, True, quality))
+            truth.lessons[(r.school, r.room, lesson_id)] = marked
+            lessons[-1] = marked
+            msgs.append(r.envelope(marked, end + timedelta(minutes=8)))
+            stats["showcase_later"] += 1
+        stats["quality_recordings"] += quality
     report_at = datetime.combine(day, time(17, 30), zone).astimezone(UTC)
-    u = _usage(day, lessons, 0, report_at)
+    homework = _homework(r, day, lessons, tablets, rnd)
+    week_hw = [ev.HomeworkUsage(class_id=c, subject=s, assignments=a, submissions=n)
+               for (c, s), (a, n) in sorted(r.week_hw.items())]
+    u = _usage(day, lessons, 0, report_at, homework, week_hw)
     msgs.append(r.envelope(u, report_at))
     truth.usage[(r.school, r.room, day.isoformat())] = u
     if late is not None:
@@ -202,7 +274,7 @@ def _room_day(r: _Room, day: date, zone: ZoneInfo, rnd: random.Random, truth: Tr
         lessons.append(late_s)
         truth.lessons[(r.school, r.room, late_s.lesson_id)] = late_s
         msgs.append(r.envelope(late_s, at))
-        u1 = _usage(day, lessons, 1, at)
+        u1 = _usage(day, lessons, 1, at, homework, week_hw)
         msgs.append(r.envelope(u1, at + timedelta(seconds=1)))
         truth.usage[(r.school, r.room, day.isoformat())] = u1
         stats["late_lessons"] += 1

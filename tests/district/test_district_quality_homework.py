@@ -36,6 +36,7 @@ from district.kpi import engine
 from district.kpi.engine import term_report
 from district.report import render
 from district.store.store import Store
+from tests.district import helpers
 from tests.district.helpers import OLD_RECORDING, OLD_USAGE, lesson, message, usage
 
 CFG = {
@@ -98,6 +99,16 @@ def fixture_messages() -> list[tuple[str, bytes]]:
                          data_patch=OLD_RECORDING))
         m.append(message(school, room, usage("2026-09-08", 0, 1, 1), data_drop=OLD_USAGE))
     return m
+
+
+@pytest.fixture(autouse=True)
+def _keep_seqs():
+    # the helpers number seqs per room across the session: leave them as we found them
+    # (test_district_web counts on small seqs)
+    saved = dict(helpers._seq)
+    yield
+    helpers._seq.clear()
+    helpers._seq.update(saved)
 
 
 @pytest.fixture

@@ -55,6 +55,23 @@
     return digits ? Number(v).toFixed(digits) : String(v);
   }
 
+  // quality recordings per subject {subject: n} against the per-subject target
+  function bySubject(obj, reason, target) {
+    if (obj === null || obj === undefined) return nodata(reason);
+    const keys = Object.keys(obj);
+    if (!keys.length) return "–";
+    return el("span", {}, keys.map((k) => el("span", { class: target && obj[k] < target ? "below" : "met" },
+      subject(k) + " " + obj[k])).flatMap((e, i) => (i ? [" · ", e] : [e])));
+  }
+
+  // (class, subject) pairs reaching the homework targets: "met / all"
+  function homeworkMet(s, key) {
+    if (s.homework_class_subjects === null || s.homework_class_subjects === undefined) {
+      return nodata(s.reasons.homework_by_class_subject);
+    }
+    return s[key] + " / " + s.homework_class_subjects;
+  }
+
   function yn(v) {
     if (v === null || v === undefined) return "–";
     return v ? t("yes") : t("no");
@@ -185,6 +202,6 @@
   }
 
   const base = "/api/dashboard";
-  window.Dash = { t, why, subject, el, nodata, pct, num, yn, when, query, link, table, fill, card, chart,
+  window.Dash = { t, why, subject, el, nodata, pct, num, yn, bySubject, homeworkMet, when, query, link, table, fill, card, chart,
                   start, lang, P, base, schoolLabel };
 })();

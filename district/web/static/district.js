@@ -84,9 +84,12 @@
       [t("school"), (s) => schoolLabel(s.school, s.name)],
       [t("live_lessons"), (s) => num(s.live_lessons, s.reasons.live_lessons)],
       [t("target"), () => "≥ " + d.targets.live_lessons],
-      [t("quality"), (s) => (s.quality_recordings_by_subject === null ? D.nodata(s.reasons.quality_recordings_by_subject) : JSON.stringify(s.quality_recordings_by_subject))],
+      [t("quality"), (s) => D.bySubject(s.quality_recordings_by_subject, s.reasons.quality_recordings_by_subject, d.targets.quality_recordings_per_subject)],
       [t("target"), () => "≥ " + d.targets.quality_recordings_per_subject + " / " + t("subject")],
-      [t("reasons"), (s) => el("span", { class: "reason" }, [s.reasons.live_lessons, s.reasons.quality_recordings_by_subject].filter(Boolean).map(D.why).join(" · "))],
+      [t("quality.met"), (s) => num(s.quality_subjects_meeting, s.reasons.quality_recordings_by_subject)],
+      [t("homework.met_weekly"), (s) => D.homeworkMet(s, "homework_meeting_weekly")],
+      [t("homework.met_term"), (s) => D.homeworkMet(s, "homework_meeting_term")],
+      [t("reasons"), (s) => el("span", { class: "reason" }, [s.reasons.live_lessons, s.reasons.quality_recordings_by_subject, s.reasons.homework_by_class_subject].filter(Boolean).map(D.why).join(" · "))],
     ], d.schools));
 
     fill("offline", d.offline.length ? table([

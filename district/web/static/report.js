@@ -14,7 +14,7 @@
   const rate = (c, reasons, key) => (c === null || c === undefined ? D.nodata(reasons[key]) : pct(c));
   const below = (v) => (v !== null && v !== undefined && v < 1 ? "below" : null);
 
-  function levelCols() {
+  function levelCols(d) {
     return [
       [t("rooms"), (s) => s.rooms],
       [t("smart_lessons"), (s) => s.smart_lessons],
@@ -23,7 +23,10 @@
       [t("subject_rate.short"), (s) => rate(s.subject_rate, s.reasons, "subject_rate"), (s) => "rate " + (below(s.subject_rate) || "")],
       [t("recording_weekly"), (s) => rate(s.recording_room_weekly_rate, s.reasons, "recording_room_weekly_rate")],
       [t("live_lessons"), (s) => num(s.live_lessons, s.reasons.live_lessons)],
-      [t("quality"), (s) => (s.quality_recordings_by_subject === null ? D.nodata(s.reasons.quality_recordings_by_subject) : JSON.stringify(s.quality_recordings_by_subject))],
+      [t("quality"), (s) => D.bySubject(s.quality_recordings_by_subject, s.reasons.quality_recordings_by_subject, d.targets.quality_recordings_per_subject)],
+      [t("quality.met"), (s) => num(s.quality_subjects_meeting, s.reasons.quality_recordings_by_subject)],
+      [t("homework.met_weekly"), (s) => D.homeworkMet(s, "homework_meeting_weekly")],
+      [t("homework.met_term"), (s) => D.homeworkMet(s, "homework_meeting_term")],
     ];
   }
 
@@ -34,8 +37,8 @@
       " · " + t("quality") + " ≥ " + tg.quality_recordings_per_subject + " · " + t("live_lessons") + " ≥ " + tg.live_lessons),
       el("p", { class: "note" }, t("school_weeks") + ": " + d.term.school_weeks + " · " + d.term.start + " – " + d.term.end +
         " · " + t("as_of") + " " + d.term.as_of));
-    fill("district", table(levelCols(), [d.district]));
-    fill("schools", table([[t("school"), (s) => s.school], ...levelCols()], d.schools, { key: (s) => s.school }));
+    fill("district", table(levelCols(d), [d.district]));
+    fill("schools", table([[t("school"), (s) => s.school], ...levelCols(d)], d.schools, { key: (s) => s.school }));
     fill("rooms", table([
       [t("school"), (x) => x.school],
       [t("room"), (x) => x.room],

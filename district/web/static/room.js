@@ -18,6 +18,7 @@
       card(t("lessons"), String(x.lessons), null, t("usage_lessons") + " " + x.usage_lessons),
       card(t("recording_weekly"), x.recording_room ? pct(x.recording_room_weekly_rate, r.recording_room_weekly_rate) : "–"),
       card(t("live_lessons"), num(x.live_lessons, r.live_lessons)),
+      card(t("quality"), num(x.quality_recordings, r.quality_recordings), null, D.why(r.quality_recordings) || null),
     );
     const p = d.presence;
     const loss = d.data_loss.reduce((a, s) => [a[0] + s.missing, a[1] + s.gaps], [0, 0]);

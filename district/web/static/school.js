@@ -20,8 +20,13 @@
       card(t("rooms"), String(s.rooms)),
       card(t("recording_weekly"), pct(s.recording_room_weekly_rate, r.recording_room_weekly_rate)),
       card(t("live_lessons"), num(s.live_lessons, r.live_lessons), null, t("target") + " ≥ " + d.targets.live_lessons),
-      card(t("quality"), s.quality_recordings_by_subject === null ? D.nodata(r.quality_recordings_by_subject) : "…",
-           null, D.why(r.quality_recordings_by_subject) || null),
+      card(t("quality"), s.quality_recordings_by_subject === null ? D.nodata(r.quality_recordings_by_subject)
+             : s.quality_subjects_meeting + " / " + Object.keys(s.quality_recordings_by_subject).length,
+           null, s.quality_recordings_by_subject === null ? (D.why(r.quality_recordings_by_subject) || null)
+             : t("quality.met") + " (≥ " + d.targets.quality_recordings_per_subject + ")"),
+      card(t("homework.met_term"), D.homeworkMet(s, "homework_meeting_term"), null,
+           s.homework_class_subjects === null ? (D.why(r.homework_by_class_subject) || null)
+             : t("homework.met_weekly") + " " + s.homework_meeting_weekly + " / " + s.homework_class_subjects),
     );
 
     fill("rooms", table([
@@ -64,28 +69,38 @@
       grid: { left: 50, right: 20, top: 20, bottom: 40 },
       xAxis: { type: "category", data: rec.map((x) => D.subject(x.subject)) },
       yAxis: { type: "value" },
-      series: [{ name: t("recorded"), type: "bar", data: rec.map((x) => x.recorded_lessons), itemStyle: { color: "#8e6cc4" },
+      legend: { top: 0 },
+      series: [{ name: t("recorded"), type: "bar", data: rec.map((x) => x.recorded_lessons), itemStyle: { color: "#8e6cc4" } },
+               { name: t("quality"), type: "bar", data: rec.map((x) => x.quality_recordings), itemStyle: { color: "#2e9d5b" },
                  markLine: { silent: true, symbol: "none", data: [{ yAxis: d.targets.quality_recordings_per_subject }],
                              lineStyle: { color: "#d9534f", type: "dashed" } } }],
     });
     fill("recordings", table([
       [t("subject"), (x) => D.subject(x.subject)],
       [t("recorded"), (x) => x.recorded_lessons],
-      [t("quality"), (x) => D.nodata(x.reason)],
+      [t("quality"), (x) => num(x.quality_recordings, x.reason), (x) => (x.meets === false ? "below" : null)],
       [t("target"), (x) => "≥ " + x.target],
-    ], rec), el("p", { class: "reason" }, t("quality.reason") + ": " + (rec[0] ? D.why(rec[0].reason) : "")));
+    ], rec), rec.some((x) => x.reason)
+      ? el("p", { class: "reason" }, t("quality.reason") + ": " + [...new Set(rec.map((x) => x.reason).filter(Boolean))].map(D.why).join(" · "))
+      : null);
 
     const hw = d.homework;
     const tg = hw.targets;
+    const known = hw.by_class_subject !== null;
     fill("homework",
-      el("p", { class: "reason" }, t("nodata") + ": " + D.why(hw.reason)),
+      known ? null : el("p", { class: "reason" }, t("nodata") + ": " + D.why(hw.reason)),
       el("p", { class: "note" }, t("homework.targets", { week: tg.week, term: tg.term, wnt: tg.week_no_tablets, tnt: tg.term_no_tablets })),
       table([
         [t("class"), (x) => x.class_id || "–"],
         [t("subject"), (x) => D.subject(x.subject)],
         [t("lessons"), (x) => x.lessons],
-        [t("homework.per_week"), (x) => num(x.homework_per_week, hw.reason)],
-        [t("homework.term"), (x) => num(x.homework_term, hw.reason)],
+        [t("homework.tablet_class"), (x) => D.yn(x.tablet_class)],
+        [t("homework.per_week"), (x) => num(x.homework_per_week, hw.reason, 1)],
+        [t("homework.weeks_met"), (x) => (known ? x.weeks_meeting + " / " + x.school_weeks + " (≥ " + x.week_target + ")" : num(null, hw.reason)),
+         (x) => (known && !x.meets_weekly ? "below" : null)],
+        [t("homework.term"), (x) => (known ? x.homework_term + " / " + x.term_target : num(null, hw.reason)),
+         (x) => (known && !x.meets_term ? "below" : null)],
+        [t("homework.submission_rate"), (x) => (x.submission_rate === null ? "–" : pct(x.submission_rate))],
       ], hw.classes));
   }
 
