@@ -151,19 +151,31 @@ async def test_every_page_renders_with_charts(browser, dash, artifacts, lang) ->
     assert page.js_errors == []
     await page.context.close()
 
-    # a school: rooms, heat map, recordings per subject, homework "no data yet" + reason
+    # a school: rooms, heat map, recordings per subject, homework per class and subject
     page = await open_page(browser, url + f"/schools/{gap_school}" + q(lang), locale=locale)
     await loaded(page)
     await expect(page.locator(f'#rooms tr[data-key="{gap_room}"]')).to_be_visible()
+    await expect(page.locator("#homework")).to_contain_text("平板班" if zh else "Tablet class")
+    await expect(page.locator("#homework")).to_contain_text(re.compile(r"\d+ / 30"))
+    assert await page.locator("#homework .nodata").count() == 0
+    assert await page.locator("#recordings .nodata").count() == 0
+    await expect(page.locator("#kpis")).to_contain_text("精品课程" if zh else "Quality")
+    for chart in ("chart-heatmap", "chart-recordings"):
+        assert await canvas_drawn(page, chart) > 3, chart
+    await page.screenshot(path=artifacts / f"school-{lang}.png", full_page=True)
+    assert page.js_errors == []
+    await page.context.close()
+
+    # the low school runs an older agent: homework and quality "no data yet" + the reason
+    page = await open_page(browser, url + f"/schools/{low}" + q(lang), locale=locale)
+    await loaded(page)
     await expect(page.locator("#homework")).to_contain_text(
         "暂无数据" if zh else "no data yet")
     # the engine's reason, in the page's language
     await expect(page.locator("#homework")).to_contain_text(
-        "尚未上报平板作业" if zh else "do not send tablet homework")
+        "尚未上报平板作业" if zh else "agents older than tablet homework")
     await expect(page.locator("#homework .nodata").first).to_be_visible()
-    for chart in ("chart-heatmap", "chart-recordings"):
-        assert await canvas_drawn(page, chart) > 3, chart
-    await page.screenshot(path=artifacts / f"school-{lang}.png", full_page=True)
+    await expect(page.locator("#recordings .nodata").first).to_be_visible()
     assert page.js_errors == []
     await page.context.close()
 
