@@ -225,7 +225,7 @@ def room_figures(cfg: DistrictConfig, term: TermSection, store: Store, *,
     return out, weeks
 
 
-def _quality(rows: list[dict[str, Any]], t: TargetsSection) -> dict[str, int]:
+def _quality(rows: list[dict[str, Any]]) -> dict[str, int]:
     by: dict[str, int] = defaultdict(int)
     for r in rows:
         if r["subject"]:  # the target is per subject: lessons without one are not counted
@@ -236,9 +236,12 @@ def _quality(rows: list[dict[str, Any]], t: TargetsSection) -> dict[str, int]:
 def _homework(rows: list[dict[str, Any]], t: TargetsSection,
               weeks: int) -> dict[str, dict[str, HomeworkFigures]]:
     out: dict[str, dict[str, HomeworkFigures]] = {}
+    # a tablet class: tablet activity in any of its lessons, or hand-ins in any subject
+    tablets = {r["class_id"] for r in rows
+               if int(r["tablet_lessons"] or 0) > 0 or int(r["submissions"] or 0) > 0}
     for r in rows:
         assigned, submitted = int(r["assignments"] or 0), int(r["submissions"] or 0)
-        tablet = int(r["tablet_lessons"] or 0) > 0 or submitted > 0
+        tablet = r["class_id"] in tablets
         wt = t.homework_per_subject_week if tablet else t.homework_per_subject_week_no_tablets
         tt = t.homework_per_subject_term if tablet else t.homework_per_subject_term_no_tablets
         met = int((r["weeks_tablet"] if tablet else r["weeks_no_tablets"]) or 0)
@@ -348,14 +351,14 @@ def term_report(cfg: DistrictConfig, store: Store, term_name: str, *,
             return None
         return [x for subj in hw.get(s, {}).values() for x in subj.values()]
 
-    schools = [_level(rs, t, SchoolFigures, quality=_quality(q_rows.get(s, []), t),
+    schools = [_level(rs, t, SchoolFigures, quality=_quality(q_rows.get(s, [])),
                       homework=hw.get(s, {}) if room is None else None, hw_pairs=pairs(s),
                       why_no_homework=WHY_HOMEWORK_ROOM, school=s)
                for s, rs in sorted(by_school.items())]
     met = [s.quality_subjects_meeting for s in schools if s.quality_subjects_meeting is not None]
     all_pairs = None if room is not None else [x for s in by_school for x in pairs(s) or []]
     district = _level(rooms, t, DistrictFigures,
-                      quality=_quality([r for rs in q_rows.values() for r in rs], t),
+                      quality=_quality([r for rs in q_rows.values() for r in rs]),
                       homework=None, hw_pairs=all_pairs,
                       why_no_homework=WHY_HOMEWORK_ROOM if room else WHY_HOMEWORK_DISTRICT,
                       quality_met=sum(met) if met else None, district=True, school="",

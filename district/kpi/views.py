@@ -195,6 +195,8 @@ def _homework_view(cfg: DistrictConfig, store: Store, term: str, school: str,
             per_week[(r["class_id"], r["subject"])][r["week"]] = int(r["assignments"])
     tablet = {r["class_id"]: int(r["tablet_lessons"]) > 0
               for r in store.term_classes(term, school)}
+    for class_id, subj in (by or {}).items():  # the engine's verdict (hand-ins count too)
+        tablet[class_id] = any(f["tablet_class"] for f in subj.values())
     lessons = {(c["class_id"], c["subject"]): int(c["lessons"]) for c in classes}
     keys = set(lessons) | {(c, s) for c, subj in (by or {}).items() for s in subj}
     rows = []
@@ -202,7 +204,7 @@ def _homework_view(cfg: DistrictConfig, store: Store, term: str, school: str,
         f = (by or {}).get(class_id, {}).get(subject)
         wk = per_week.get((class_id, subject), {})
         in_weeks = sum(wk.get(w, 0) for w in weeks)
-        is_tablet = f["tablet_class"] if f else tablet.get(class_id, False)
+        is_tablet = tablet.get(class_id, False)
         rows.append({
             "class_id": class_id, "subject": subject,
             "lessons": lessons.get((class_id, subject), 0),
