@@ -340,9 +340,12 @@ def term_report(cfg: DistrictConfig, store: Store, term_name: str, *,
         q_rows[r["school"]].append(r)
     hw: dict[str, dict[str, dict[str, HomeworkFigures]]] = {}
     if room is None:  # homework is per class, not per room: a room's report has none
+        tablet_lessons = {(r["school"], r["class_id"]): int(r["tablet_lessons"])
+                          for r in store.term_classes(term.name, school)}
         by: dict[str, list[dict[str, Any]]] = defaultdict(list)
         for r in store.term_homework(term.name, weeks, (
                 t.homework_per_subject_week, t.homework_per_subject_week_no_tablets), school):
+            r["tablet_lessons"] = tablet_lessons.get((r["school"], r["class_id"]), 0)
             by[r["school"]].append(r)
         hw = {s: _homework(rs, t, len(weeks)) for s, rs in by.items()}
 

@@ -580,24 +580,24 @@ class Store:
     def term_homework(self, term: str, weeks: Sequence[str], week_targets: tuple[int, int],
                       school: str | None = None) -> list[dict[str, Any]]:
         """Per school, class and subject: the term's homework sums, and how many of the
-        school ``weeks`` reached each weekly target (tablet class, class without tablets),
-        with whether the class had tablet activity in any lesson of the term."""
+        school ``weeks`` reached each weekly target (tablet class, class without tablets).
+        Whether a class had tablet lessons: ``term_classes``."""
         where, params = self._where(school, None, "AND")
         marks = ", ".join("?" * len(weeks)) or "''"
         t_tab, t_no = week_targets
         return self._rows(
-            "SELECT h.school, h.class_id, h.subject, SUM(h.assignments) AS assignments, "
-            "SUM(h.submissions) AS submissions, SUM(h.rated_assignments) AS rated, "
-            "SUM(h.rate_weighted) AS rate_weighted, "
-            f"SUM(CASE WHEN h.week IN ({marks}) AND h.assignments >= ? THEN 1 ELSE 0 END) "
+            "SELECT school, class_id, subject, SUM(assignments) AS assignments, "
+            "SUM(submissions) AS submissions, SUM(rated_assignments) AS rated, "
+            "SUM(rate_weighted) AS rate_weighted, "
+            "SUM(CASE WHEN school_week = 1 AND assignments >= ? THEN 1 ELSE 0 END) "
             "AS weeks_tablet, "
-            f"SUM(CASE WHEN h.week IN ({marks}) AND h.assignments >= ? THEN 1 ELSE 0 END) "
-            "AS weeks_no_tablets, MAX(COALESCE(k.tablet_lessons, 0)) AS tablet_lessons "
-            "FROM agg_homework h LEFT JOIN agg_class k ON k.term = h.term AND "
-            "k.school = h.school AND k.class_id = h.class_id "
-            f"WHERE h.term = ?{where.replace('school', 'h.school')} "
-            "GROUP BY h.school, h.class_id, h.subject ORDER BY h.school, h.class_id, h.subject",
-            [*weeks, t_tab, *weeks, t_no, term, *params])
+            "SUM(CASE WHEN school_week = 1 AND assignments >= ? THEN 1 ELSE 0 END) "
+            "AS weeks_no_tablets FROM (SELECT school, class_id, subject, assignments, "
+            "submissions, rated_assignments, rate_weighted, "
+            f"CASE WHEN week IN ({marks}) THEN 1 ELSE 0 END AS school_week FROM agg_homework "
+            f"WHERE term = ?{where}) h GROUP BY school, class_id, subject "
+            "ORDER BY school, class_id, subject",
+            [t_tab, t_no, *weeks, term, *params])
 
     def term_homework_weeks(self, term: str, school: str) -> list[dict[str, Any]]:
         """One school's homework per class, subject and ISO week (for charts)."""
