@@ -248,3 +248,13 @@ def test_migration_fills_lessons_stored_before_it(store) -> None:
         assert got == want
     finally:
         again.close()
+
+
+def test_a_class_handing_in_on_tablets_is_a_tablet_class_in_every_subject(store) -> None:
+    cfg, s = store
+    _apply(s, [message("a", "r1", usage("2026-09-08", 0, 0, 0, [
+        hw("c3", "math", 1, 30, 0.75), hw("c3", "art", 1)]))], 100)
+    a = term_report(cfg, s, "2026 autumn", as_of=AS_OF).schools[0]
+    c3 = a.homework_by_class_subject["c3"]
+    assert c3["math"].tablet_class and c3["art"].tablet_class
+    assert (c3["art"].week_target, c3["art"].term_target) == (2, 3)
