@@ -121,6 +121,7 @@ def base(lesson_id: str, **kw: Any) -> dict[str, Any]:
         "scheduled_end": None, "extended_min": 0, "ended_by": "schedule", "restarts": 0,
         "panel": {"on_minutes": 0.0, "on_ratio": 0.0, "minutes_by_input": {}},
         "recording": {"minutes": 0.0, "recordings": [], "files": 0},
+        "live": {"minutes": 0.0, "outages": [], "url_host": "", "counted": False},
         "tablets": {"active": 0, "checkins": 0, "answers": 0, "hand_raises": 0},
         "attendance": {"roster_size": 40, "present": 0, "late": 0, "absent": 40,
                        "head_count_median": None, "head_count_max": None},
