@@ -130,10 +130,9 @@ class LivePush:
 
     def stalled_s(self) -> float:
         """Seconds nothing was sent while packets wait (a server that stopped reading, a
-        handshake nobody answers); 0 while it moves. PyAV opens network outputs without
-        the container's interrupt callback or options (``avio_open``), so a blocked
-        write cannot be timed out inside FFmpeg: the service polls this instead and
-        replaces a stalled push (the blocked thread is abandoned, not waited for)."""
+        handshake nobody answers); 0 while it moves. The child's ``-rw_timeout`` ends
+        such a connection; this is the backstop: the service polls it and replaces a
+        stalled push (the blocked thread is abandoned, not waited for)."""
         now, sent = time.monotonic(), self.packets_sent
         if sent != self._seen_sent or len(self._q) < STALL_BACKLOG:
             self._seen_sent, self._seen_at = sent, now
@@ -256,6 +255,13 @@ class LivePush:
                         self.post(PushEvent("connected", at=out.opened_at))
                     if age > 10.0:
                         rejections, backoff, settled = 0, self.backoff_min_s, True
+                except FileNotFoundError as e:
+                    if out is not None:
+                        raise
+                    self.refused = True  # nothing to retry: the child cannot be started
+                    self.post(PushEvent("fault", reason=f"cannot run {self.ffmpeg_command!r}: "
+                                        f"{e.strerror or e} (apt-get install ffmpeg)"))
+                    return
                 except (av.error.FFmpegError, OSError) as e:
                     log.debug("live push error", exc_info=True)
                     reason = self.target.scrub(_why(e, out))
