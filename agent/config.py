@@ -410,7 +410,7 @@ def _lookup(data: Any, path: str) -> Any:
     return cur
 
 
-def _explain(err: msgspec.ValidationError, data: dict[str, Any]) -> str:
+def explain_validation(err: msgspec.ValidationError, data: dict[str, Any]) -> str:
     msg = str(err)
     m = _PATH_RE.search(msg)
     path = _key_path(m.group("path")) if m else ""
@@ -510,7 +510,7 @@ def from_dict(data: dict[str, Any]) -> Config:
     try:
         cfg = msgspec.convert(data, Config, strict=True)
     except msgspec.ValidationError as err:
-        raise ConfigError(_explain(err, data)) from None
+        raise ConfigError(explain_validation(err, data)) from None
     problems = _check_semantics(cfg)
     if problems:
         raise ConfigError(problems)

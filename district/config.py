@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import msgspec
 
-from agent.config import ConfigError, _explain, parse_listen  # same wording as the agent
+from agent.config import ConfigError, explain_validation, parse_listen  # same wording as the agent
 
 __all__ = ["ConfigError", "DistrictConfig", "from_dict", "load"]
 
@@ -222,7 +222,7 @@ def from_dict(data: dict[str, Any]) -> DistrictConfig:
     try:
         cfg = msgspec.convert(data, DistrictConfig, strict=True)
     except msgspec.ValidationError as err:
-        raise ConfigError(_explain(err, data)) from None
+        raise ConfigError(explain_validation(err, data)) from None
     problems = _check(cfg)
     if problems:
         raise ConfigError(problems)
