@@ -519,6 +519,11 @@ def from_dict(data: dict[str, Any]) -> Config:
 
 def load(path: str | Path) -> Config:
     """Read and validate one TOML config file; raises ConfigError."""
+    return from_dict(read_toml(path))
+
+
+def read_toml(path: str | Path) -> dict[str, Any]:
+    """One TOML file as data; unreadable, non-UTF-8 or bad TOML is a ConfigError."""
     p = Path(path)
     try:
         text = p.read_text(encoding="utf-8")
@@ -530,7 +535,7 @@ def load(path: str | Path) -> Config:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
         raise ConfigError(f"{p}: TOML syntax error: {e}") from None
-    return from_dict(data)
+    return data
 
 
 def read_secret(value: str | None, file: str | None) -> str | None:

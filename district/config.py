@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import re
 import socket
-import tomllib
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -18,7 +17,12 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import msgspec
 
-from agent.config import ConfigError, explain_validation, parse_listen  # same wording as the agent
+from agent.config import (  # same wording as the agent
+    ConfigError,
+    explain_validation,
+    parse_listen,
+    read_toml,
+)
 
 __all__ = ["ConfigError", "DistrictConfig", "from_dict", "load"]
 
@@ -230,15 +234,5 @@ def from_dict(data: dict[str, Any]) -> DistrictConfig:
 
 
 def load(path: str | Path) -> DistrictConfig:
-    p = Path(path)
-    try:
-        text = p.read_text(encoding="utf-8")
-    except OSError as e:
-        raise ConfigError(f"{p}: cannot read: {e.strerror or e}") from None
-    except UnicodeDecodeError:
-        raise ConfigError(f"{p}: not UTF-8 text") from None
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as e:
-        raise ConfigError(f"{p}: TOML syntax error: {e}") from None
-    return from_dict(data)
+    """Read and validate the collector's TOML file; raises ConfigError."""
+    return from_dict(read_toml(path))
