@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from drivers.camera.redact import redact, scrub
+from drivers.redact import redact, scrub
 
 log = logging.getLogger(__name__)
 

@@ -58,7 +58,7 @@ def _check_upload(up) -> list[str]:
     if up.url:
         u = urlsplit(up.url)
         if u.scheme not in ("http", "https") or not u.hostname:
-            from drivers.camera.redact import redact  # problems are printed and logged
+            from drivers.redact import redact  # problems are printed and logged
 
             problems.append(f"{key}.url: expected http(s)://host/…, got {redact(up.url)!r}")
         if up.protocol == "s3":

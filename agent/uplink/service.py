@@ -16,6 +16,7 @@ import msgspec
 from agent import events as ev
 from agent.commands import CommandError, NoArgs
 from agent.config import ConfigError, load
+from agent.runtime.exitcodes import RESTART_EXIT_CODE
 from agent.runtime.service import AgentContext, Service
 from agent.uplink import commands as mqtt_commands
 from agent.uplink import topics
@@ -177,8 +178,6 @@ class UplinkService(Service):
             applied.append("health")
         pending = [c for c in changed if c not in applied]
         if args.restart and pending:
-            from agent.runtime.agent import RESTART_EXIT_CODE
-
             self.ctx.exit_code = RESTART_EXIT_CODE
             if self.ctx.request_stop:
                 self.ctx.request_stop()

@@ -22,7 +22,7 @@ from urllib.parse import urlsplit
 
 import av
 
-from drivers.camera.redact import redact, scrub
+from drivers.redact import redact, scrub
 
 SourceKind = Literal["live", "device", "file"]
 

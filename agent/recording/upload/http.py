@@ -25,8 +25,8 @@ from urllib.parse import quote
 
 import aiohttp
 
-from agent.recording.upload import Count, Progress, UploadError, recording_files
 from agent.recording.upload import state as st
+from agent.recording.upload.base import Count, Progress, UploadError, recording_files
 
 if TYPE_CHECKING:
     from agent.config import UploadConfig

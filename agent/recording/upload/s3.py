@@ -34,8 +34,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from agent.recording.upload import Count, Progress, UploadError, recording_files
 from agent.recording.upload import state as st
+from agent.recording.upload.base import Count, Progress, UploadError, recording_files
 
 if TYPE_CHECKING:
     from agent.config import UploadConfig
