@@ -93,7 +93,8 @@ async def probe_cameras(cfg: Config, timeout: float) -> list[Probe]:
     if not cfg.cameras:
         return []
     from agent.recording.service import source_options
-    from drivers.camera.source import SourceError, probe, redact
+    from drivers.camera.source import SourceError, probe
+    from drivers.redact import redact
 
     async def one(cam) -> Probe:
         opts = source_options(cam, cfg.recording.stall_s)

@@ -9,13 +9,17 @@ import signal
 import sys
 from datetime import date
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from district.config import ConfigError, DistrictConfig, load
+
+if TYPE_CHECKING:
+    from district.store.store import Store
 
 log = logging.getLogger("district")
 
 
-def _open_store(cfg: DistrictConfig):
+def _open_store(cfg: DistrictConfig) -> Store:
     from district.store.store import Store
 
     return Store.open(cfg.storage.url, cfg.terms, cfg.schools)
@@ -163,8 +167,9 @@ def main(argv: list[str] | None = None) -> int:
         if args.rooms < 1 or args.schools < 1 or args.days < 1 or args.schools > args.rooms:
             ap.error("--rooms, --schools, --days must be >= 1 and schools <= rooms")
     try:
-        return args.fn(args)
+        rc: int = args.fn(args)
+        return rc
     except ConfigError as e:
-        for p in e.problems:
-            print(f"config: {p}", file=sys.stderr)
+        for problem in e.problems:
+            print(f"config: {problem}", file=sys.stderr)
         return 2

@@ -24,7 +24,7 @@ __all__ = ["ConfigError", "DistrictConfig", "from_dict", "load"]
 
 
 class _SectionMeta(msgspec.StructMeta):
-    def __new__(mcls, name, bases, ns, **kw):
+    def __new__(mcls, name: str, bases: tuple[type, ...], ns: dict[str, Any], **kw: Any) -> Any:
         kw.setdefault("kw_only", True)
         return super().__new__(mcls, name, bases, ns, **kw)
 

@@ -122,4 +122,5 @@ def render(report: Report, fmt: str) -> bytes:
 
 
 def as_dict(report: Report) -> dict[str, Any]:
-    return json.loads(msgspec.json.encode(report))
+    data: dict[str, Any] = json.loads(msgspec.json.encode(report))
+    return data

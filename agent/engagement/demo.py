@@ -144,10 +144,10 @@ def _encode(path: Path, base: np.ndarray | list[np.ndarray], width: int, height:
             # the whole class sways a little: the camera sees motion, counts stay true
             dx = 6 * math.sin(2 * math.pi * i / n)
             dy = 3 * math.sin(4 * math.pi * i / n)
-            m = np.float32([[1, 0, dx], [0, 1, dy]])
+            m = np.array([[1, 0, dx], [0, 1, dy]], np.float32)
             src = bases[-1] if len(bases) > 1 and i >= split * n else bases[0]
             img = cv2.warpAffine(src, m, (width, height), borderMode=cv2.BORDER_REFLECT)
-            frame = av.VideoFrame.from_ndarray(img, format="bgr24")
+            frame = av.VideoFrame.from_ndarray(np.asarray(img, np.uint8), format="bgr24")
             for packet in stream.encode(frame):
                 out.mux(packet)
         for packet in stream.encode():

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
+from drivers.backoff import Backoff
 from drivers.redact import redact, scrub
 
 log = logging.getLogger(__name__)
@@ -76,25 +77,24 @@ class FrameReader:
         self._thread.join(timeout)
 
     def _run(self) -> None:
-        backoff = 1.0
+        backoff = Backoff(1.0, 30.0)
         while not self._stop.is_set():
             try:
                 finished = self._read_once()
-                backoff = 1.0
+                backoff.reset()
                 if finished and not self.loop:
                     break
             except FrameSourceError as e:
                 self.error = str(e)
                 self.connected = False
-                log.warning("engagement source: %s (retry in %.0fs)", e, backoff)
-                self._stop.wait(backoff)
-                backoff = min(backoff * 2, 30.0)
+                wait = backoff.next()
+                log.warning("engagement source: %s (retry in %.0fs)", e, wait)
+                self._stop.wait(wait)
             except Exception as e:  # a decoder hiccup must not end analysis
                 self.error = f"{type(e).__name__}: {scrub(str(e), self.url)}"
                 self.connected = False
                 log.warning("engagement source failed: %s", self.error)
-                self._stop.wait(backoff)
-                backoff = min(backoff * 2, 30.0)
+                self._stop.wait(backoff.next())
         self.connected = False
 
     def _read_once(self) -> bool:

@@ -50,7 +50,7 @@ def skimage_data_dir() -> Path | None:
     if env and Path(env).is_dir():
         return Path(env)
     try:
-        import skimage  # type: ignore[import-not-found]
+        import skimage  # lazy: optional and heavy, only for the face bank's sample images
     except ImportError:
         return None
     d = Path(skimage.__file__).parent / "data"
@@ -148,7 +148,8 @@ def compose(bank: list[FaceCrop], n: int, face_px: tuple[int, int], rng: np.rand
             cy = float(y + 0.7 * side + rng.uniform(-0.1, 0.1) * s)
             placed.append((cx, cy, s))
         y += 2.3 * side + gap
-    boxes, downs = [], []
+    boxes: list[list[float]] = []
+    downs: list[bool] = []
     for cx, cy, s in placed:
         crop = bank[int(rng.integers(len(bank)))].image
         down = pose_renderer is not None and rng.random() < down_fraction
@@ -175,7 +176,7 @@ def paste(img: np.ndarray, crop: np.ndarray, cx: float, cy: float, side: float) 
     s = max(4, round(side))
     c = cv2.resize(crop, (s, s), interpolation=cv2.INTER_AREA if s < crop.shape[0]
                    else cv2.INTER_LINEAR)
-    mask = np.zeros((s, s), np.float32)
+    mask: np.ndarray = np.zeros((s, s), np.float32)
     cv2.ellipse(mask, (s // 2, s // 2), (int(s * 0.42), int(s * 0.48)), 0, 0, 360, 1.0, -1)
     mask = cv2.GaussianBlur(mask, (0, 0), max(0.5, s * 0.04))[..., None]
     x0, y0 = round(cx - s / 2), round(cy - s / 2)
@@ -253,7 +254,7 @@ def _warp_triangle(src: np.ndarray, dst: np.ndarray, s: np.ndarray, d: np.ndarra
     x1, y1 = min(dst.shape[1], x + w + 1), min(dst.shape[0], y + h + 1)
     if x1 <= x0 or y1 <= y0:
         return
-    m = cv2.getAffineTransform(s, d - np.float32([x0, y0]))
+    m = cv2.getAffineTransform(s, d - np.array([x0, y0], np.float32))
     patch = cv2.warpAffine(src, m, (x1 - x0, y1 - y0), flags=cv2.INTER_LINEAR,
                            borderMode=cv2.BORDER_REFLECT)
     mask = np.zeros((y1 - y0, x1 - x0), np.uint8)

@@ -159,7 +159,11 @@ class PanelService(Service):
             tracker.observe(now, None, None)  # unknown until the first contact
             p = _Panel(pc, device, tracker, AutomationPolicy(pc.automation, started=now))
             self.panels[pc.id] = p
-            device.add_listener(lambda d, pid=pc.id: self._on_change(pid))
+
+            def listener(_device: object, pid: str = pc.id) -> None:
+                self._on_change(pid)
+
+            device.add_listener(listener)
             a = pc.automation
             for minutes in (a.idle_off_min, a.after_last_lesson_min):
                 if minutes > 0:

@@ -16,7 +16,7 @@ import hmac
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import date
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import msgspec
 from aiohttp import web
@@ -28,12 +28,15 @@ from district.config import ConfigError, DistrictConfig
 from district.kpi.engine import term_report, weekly_series
 from district.store.store import Store
 
+if TYPE_CHECKING:
+    from district.ingest.collector import Collector
+
 log = logging.getLogger(__name__)
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 CFG = web.AppKey("cfg", DistrictConfig)
 STORE = web.AppKey("store", Store)
-COLLECTOR = web.AppKey("collector", object)
+COLLECTOR: web.AppKey[Collector | None] = web.AppKey("collector")
 EXEMPT = ("/healthz",)
 
 

@@ -16,6 +16,7 @@ import asyncio
 import contextlib
 import struct
 from dataclasses import dataclass
+from typing import Any, Self
 
 # ------------------------------------------------------------------ codec
 
@@ -184,7 +185,7 @@ class ViscaClient:
     async def close(self) -> None:
         return None
 
-    async def __aenter__(self):
+    async def __aenter__(self) -> Self:
         return self
 
     async def __aexit__(self, *exc: object) -> None:
@@ -249,7 +250,7 @@ class _UdpProtocol(asyncio.DatagramProtocol):
     def __init__(self) -> None:
         self.queue: asyncio.Queue[bytes] = asyncio.Queue(100)
 
-    def datagram_received(self, data: bytes, addr) -> None:
+    def datagram_received(self, data: bytes, addr: tuple[str | Any, int]) -> None:
         if not self.queue.full():
             self.queue.put_nowait(data)
 

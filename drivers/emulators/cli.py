@@ -18,7 +18,7 @@ from typing import Any
 MISBEHAVIOURS = ("garbage", "noise", "fragment", "partial", "silent", "drop", "wrong_password")
 
 
-def add_simulator(subparsers: argparse._SubParsersAction) -> None:
+def add_simulator(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     sp = subparsers.add_parser(
         "panel", help="an interactive panel / projector (PJLink, SMART, ViewSonic, Samsung MDC)",
         description="\n\n".join(__doc__.split("\n\n")[1:]),

@@ -26,7 +26,7 @@ from urllib.parse import quote
 import aiohttp
 
 from agent.recording.upload import state as st
-from agent.recording.upload.base import Count, Progress, UploadError, recording_files
+from agent.recording.upload.base import Count, ErrorKind, Progress, UploadError, recording_files
 
 if TYPE_CHECKING:
     from agent.config import UploadConfig
@@ -104,7 +104,7 @@ class HttpUploader:
         directory = root / rel_dir
         try:
             files = await asyncio.to_thread(recording_files, directory)
-            sizes = [await asyncio.to_thread(lambda f=f: f.stat().st_size) for f in files]
+            sizes = [(await asyncio.to_thread(f.stat)).st_size for f in files]
         except OSError as e:
             raise UploadError("local", f"cannot list {rel_dir}: {e}") from None
         state = await asyncio.to_thread(st.load, directory, self.target)
@@ -142,7 +142,7 @@ class HttpUploader:
         async with s.put(url, data=_read(path), headers=headers, ssl=self.ssl) as r:
             if r.status not in (200, 201, 204):
                 text = (await r.text())[:200]
-                kind = "auth" if r.status in (401, 403) else "server"
+                kind: ErrorKind = "auth" if r.status in (401, 403) else "server"
                 hint = " (check the upload token)" if kind == "auth" else ""
                 raise UploadError(kind, f"PUT {key}: HTTP {r.status}{hint} {text}".strip())
             said = server_sha256(r.headers, head=False)
