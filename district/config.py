@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import msgspec
 
 from agent.config import ConfigError, _explain, parse_listen  # same wording as the agent
+from agent.web.credentials import is_loopback_host, parse_hash
 
 __all__ = ["ConfigError", "DistrictConfig", "from_dict", "load"]
 
@@ -179,8 +180,6 @@ def _check(cfg: DistrictConfig) -> list[str]:
         except ValueError as e:
             problems.append(f"web.listen: {e}")
         else:
-            from agent.web.credentials import is_loopback_host, parse_hash
-
             has_creds = bool(cfg.web.token or cfg.web.token_file
                              or (cfg.web.username and cfg.web.password_hash))
             if not is_loopback_host(host) and not has_creds:

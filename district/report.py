@@ -77,6 +77,7 @@ def to_csv(report: Report) -> bytes:
 
 
 def to_xlsx(report: Report) -> bytes:
+    # lazy: only the xlsx format needs XlsxWriter
     import xlsxwriter
 
     buf = io.BytesIO()

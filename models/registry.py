@@ -134,6 +134,7 @@ def open_session(name: str, override: str | Path | None = None, intra_threads: i
                  inter_threads: int = 1, providers: list[str] | None = None):
     """An onnxruntime InferenceSession for model ``name``, its I/O checked against the
     spec. Raises ModelError for a missing, corrupt or mismatching model."""
+    # lazy: onnxruntime is heavy; only engagement analysis needs it
     import onnxruntime as ort
 
     spec = MODELS[name] if name in MODELS else None

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import statistics
 import sys
 from pathlib import Path
 
@@ -35,9 +36,11 @@ def add_parser(sub) -> None:
 
 
 def _settings(args: argparse.Namespace):
+    # lazy: OpenCV and onnxruntime load only when a command analyses
     from agent.engagement.pipeline import AnalyzerSettings
 
     if args.config:
+        # lazy: the agent's config only with --config
         from agent.config import load
         from agent.engagement.service import settings_from_config
 
@@ -53,6 +56,7 @@ def _settings(args: argparse.Namespace):
 
 
 def analyze_file(path: str, args: argparse.Namespace) -> dict:
+    # lazy: OpenCV and onnxruntime load only when a command analyses
     import cv2
 
     from agent.engagement.pipeline import Analyzer
@@ -79,8 +83,7 @@ def analyze_file(path: str, args: argparse.Namespace) -> dict:
 
 
 def _analyze_clip(p: Path, analyzer, args: argparse.Namespace) -> dict:
-    import statistics
-
+    # lazy: PyAV loads only for a clip
     import av
 
     try:
@@ -127,6 +130,7 @@ def _analyze_clip(p: Path, analyzer, args: argparse.Namespace) -> dict:
 
 
 def cmd_analyze(args: argparse.Namespace) -> int:
+    # lazy: the model registry loads only when a command analyses
     from models.registry import ModelError
 
     try:

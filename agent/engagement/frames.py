@@ -29,6 +29,7 @@ class FrameSourceError(Exception):
 
 
 def _open(url: str, timeout_s: float):
+    # lazy: PyAV loads with the first frame source
     import av
 
     options = {}
@@ -98,6 +99,7 @@ class FrameReader:
         self.connected = False
 
     def _read_once(self) -> bool:
+        # lazy: PyAV loads with the first frame source
         import av
 
         container = _open(self.url, self.timeout_s)

@@ -22,12 +22,14 @@ from collections import deque
 from datetime import datetime
 from typing import Any
 
+from agent.config import ConfigError
 from agent.engagement.config_check import select_camera
 from agent.engagement.frames import FrameReader, LatestQueue
 from agent.engagement.pipeline import Analyzer, AnalyzerSettings, FrameResult
 from agent.engagement.window import Timeline, WindowAggregator
 from agent.events import Event, RecordingEvent
 from agent.runtime.service import AgentContext, Service
+from models.registry import ModelError
 
 log = logging.getLogger(__name__)
 
@@ -115,9 +117,6 @@ class EngagementService(Service):
     async def start(self) -> None:
         # loads and verifies the models: a missing/corrupt one stops the agent's start
         # with one line (the CLI prints ConfigErrors without a traceback, exit status 2)
-        from agent.config import ConfigError
-        from models.registry import ModelError
-
         try:
             self.analyzer = await asyncio.to_thread(Analyzer, settings_from_config(self.cfg))
         except ModelError as e:
@@ -151,6 +150,7 @@ class EngagementService(Service):
 
     def _resolve_gate(self) -> None:
         """Which services decide "a lesson runs": none in this room -> analyse always."""
+        # lazy: concrete services (PyAV with recording); issue 16 item 1 makes these Protocols
         from agent.lessons.service import LessonService
         from agent.recording.service import RecordingService
 

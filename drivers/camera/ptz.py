@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 
 from drivers.camera.visca import SerialVisca, UdpVisca, ViscaError
@@ -56,8 +57,8 @@ async def _onvif_goto(t: PtzTarget) -> None:
     """GetServices (or GetCapabilities) -> GetProfiles -> GetPresets -> GotoPreset, with
     onvif-zeep-async (WSDLs from the package). The configured preset may be a preset token
     or a preset name as the camera's web page shows it."""
-    import asyncio
 
+    # lazy: onvif-zeep is slow to import; only ONVIF cameras need it
     from onvif import ONVIFCamera
 
     host, port = _host_port(t.address, 80)

@@ -211,6 +211,7 @@ class SerialVisca(ViscaClient):
         self._split = FrameSplitter()
 
     async def connect(self) -> None:
+        # lazy: pyserial loads only for a serial VISCA camera
         import serial_asyncio_fast
 
         try:

@@ -2,7 +2,6 @@
 
 Prints where the emulated panel can be reached (a pty path or a TCP port), then reads
 commands on stdin until Ctrl-C / EOF, so a person can make the device change or misbehave:
-
     power on|off          input NAME          error NAME [ok|warning|error] (pjlink)
     garbage|noise|fragment|partial|silent|drop|wrong_password on|off
     delay SECONDS         unplug              replug             state           quit
@@ -14,6 +13,9 @@ import argparse
 import asyncio
 import sys
 from typing import Any
+
+from drivers.emulators.panels import emulator_class
+from drivers.panel.protocols import protocol_class
 
 MISBEHAVIOURS = ("garbage", "noise", "fragment", "partial", "silent", "drop", "wrong_password")
 
@@ -45,8 +47,6 @@ def add_simulator(subparsers: argparse._SubParsersAction[argparse.ArgumentParser
 
 
 def make_emulator(args: argparse.Namespace) -> Any:
-    from drivers.emulators.panels import emulator_class
-
     cls = emulator_class(args.protocol)
     kw: dict[str, Any] = {}
     if args.protocol == "pjlink":
@@ -161,8 +161,6 @@ async def _power(emu: Any, on: bool) -> str:
 
 
 async def _input(emu: Any, name: str) -> str:
-    from drivers.panel.protocols import protocol_class
-
     code = protocol_class(emu.protocol).input_code(name)
     if code is None:
         return f"unknown input {name!r}"

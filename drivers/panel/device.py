@@ -24,6 +24,7 @@ from drivers.panel.errors import DeviceRefused, PanelFault, PanelUnavailable
 from drivers.panel.link import Link
 from drivers.panel.protocols import protocol_class
 from drivers.panel.protocols.base import PanelProtocol, ProtocolOptions
+from drivers.panel.protocols.pjlink import PjlinkProtocol
 from drivers.panel.state import PanelState
 from drivers.panel.transport import Target, open_target
 
@@ -240,8 +241,6 @@ class PanelDevice:
             return None
 
     def _on_datagram(self, data: bytes) -> None:
-        from drivers.panel.protocols.pjlink import PjlinkProtocol
-
         for frame in pjlink_codec.device_decoder().feed(data + b"\r"):
             updates = PjlinkProtocol.notification_updates(frame)
             if updates is None:

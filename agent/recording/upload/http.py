@@ -25,6 +25,7 @@ from urllib.parse import quote
 
 import aiohttp
 
+from agent.config import read_secret
 from agent.recording.upload import state as st
 from agent.recording.upload.base import Count, ErrorKind, Progress, UploadError, recording_files
 
@@ -67,8 +68,6 @@ def server_sha256(headers: Mapping[str, str], head: bool = True) -> bytes | None
 
 class HttpUploader:
     def __init__(self, cfg: UploadConfig, base: str, count: Count) -> None:
-        from agent.config import read_secret
-
         self.cfg = cfg
         self.count = count
         self.base_url = f"{(cfg.url or '').rstrip('/')}/{quote(base)}"

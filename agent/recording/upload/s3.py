@@ -34,6 +34,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from agent.config import read_secret
 from agent.recording.upload import state as st
 from agent.recording.upload.base import Count, ErrorKind, Progress, UploadError, recording_files
 
@@ -118,10 +119,10 @@ class S3Uploader:
     # ------------------------------------------------------------------ client
 
     def _make_client(self) -> Any:
+        # lazy: boto3 is slow to import; only the S3 client needs it
         import boto3
         from botocore.config import Config as BotoConfig
 
-        from agent.config import read_secret
 
         c = self.cfg
         try:
@@ -151,6 +152,7 @@ class S3Uploader:
 
     def _call(self, op: str, **kw: Any) -> dict[str, Any]:
         """One S3 request (blocking), its failures turned into UploadError."""
+        # lazy: botocore loads with the first S3 request
         from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
         from botocore.exceptions import ConnectionError as BotoConnectionError
 
