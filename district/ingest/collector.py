@@ -37,6 +37,7 @@ from agent.config import read_secret
 from district.config import DistrictConfig
 from district.ingest.parse import SUB_TOPICS, DeadLetter, Record, parse
 from district.store.store import Store
+from drivers.backoff import Backoff
 
 log = logging.getLogger(__name__)
 
@@ -196,7 +197,7 @@ class Collector:
                 self.stats.acked += 1
 
     def _commit(self, items: list[Record | DeadLetter]) -> bool:
-        delay = 0.2
+        backoff = Backoff(0.2, 10.0)
         while True:
             try:
                 self.store.apply(items, self.cfg.storage.dead_letter_max)
@@ -206,9 +207,8 @@ class Collector:
                 log.warning("storage: batch of %d failed: %s", len(items), e)
                 if self._commit_one_by_one(items):
                     return True
-            if self._stop.wait(delay):
+            if self._stop.wait(backoff.next()):
                 return False
-            delay = min(delay * 2, 10.0)
 
     def _commit_one_by_one(self, items: list[Record | DeadLetter]) -> bool:
         """Find the message that breaks the batch and dead-letter it; False when even that
