@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import msgspec
 
@@ -102,8 +102,8 @@ class UplinkService(Service):
 
     # ------------------------------------------------------------------ birth and commands
 
-    def _status_payload(self, state: str) -> bytes:
-        status = ev.AgentStatus(state=state, version=self.ctx.version,  # type: ignore[arg-type]
+    def _status_payload(self, state: Literal["online", "offline"]) -> bytes:
+        status = ev.AgentStatus(state=state, version=self.ctx.version,
                                 capabilities=self.ctx.capabilities(), started=self.ctx.started)
         return self._envelope("status", "status", to_data(status), 0)
 

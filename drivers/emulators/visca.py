@@ -75,7 +75,8 @@ class _UdpServer(asyncio.DatagramProtocol):
         self.emu = emu
         self.transport: asyncio.DatagramTransport | None = None
 
-    def connection_made(self, transport: asyncio.DatagramTransport) -> None:  # type: ignore[override]  # a datagram endpoint's transport
+    # a datagram endpoint always hands over a DatagramTransport (the base class says BaseTransport)
+    def connection_made(self, transport: asyncio.DatagramTransport) -> None:  # type: ignore[override]
         self.transport = transport
 
     def datagram_received(self, data: bytes, addr: tuple[str | Any, int]) -> None:
