@@ -11,7 +11,7 @@ from urllib.parse import unquote, urlsplit
 
 import aiomqtt
 
-from agent.config import Config, read_secret
+from agent.config import CameraConfig, Config, PanelConfig, read_secret
 
 
 @dataclass
@@ -66,7 +66,7 @@ async def probe_panels(cfg: Config, timeout: float) -> list[Probe]:
     from agent.panel.service import spec_from_config
     from drivers.panel.device import PanelDevice
 
-    async def one(pc) -> Probe:
+    async def one(pc: PanelConfig) -> Probe:
         dev = PanelDevice(spec_from_config(pc))
         settled = asyncio.Event()
         dev.add_listener(lambda d: settled.set() if d.status != "offline"
@@ -99,7 +99,7 @@ async def probe_cameras(cfg: Config, timeout: float) -> list[Probe]:
     from drivers.camera.source import SourceError, probe
     from drivers.redact import redact
 
-    async def one(cam) -> Probe:
+    async def one(cam: CameraConfig) -> Probe:
         opts = source_options(cam, cfg.recording.stall_s)
         try:
             async with asyncio.timeout(timeout + 5):

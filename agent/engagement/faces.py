@@ -8,6 +8,7 @@ its smallest anchors (16/32 px at stride 8) fit such faces without upscaling.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import cv2
 import numpy as np
@@ -83,7 +84,7 @@ def _tiles(size: int, tile: int, overlap: int) -> list[int]:
 
 
 class FaceDetector:
-    def __init__(self, session, score_threshold: float = 0.6, nms_iou: float = 0.4,
+    def __init__(self, session: Any, score_threshold: float = 0.6, nms_iou: float = 0.4,
                  tile: int = 0, overlap: int = 64, min_size: float = 8.0) -> None:
         self.session = session
         self.input_name = session.get_inputs()[0].name

@@ -15,6 +15,7 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -28,7 +29,7 @@ class FrameSourceError(Exception):
     pass
 
 
-def _open(url: str, timeout_s: float):
+def _open(url: str, timeout_s: float) -> Any:  # an av InputContainer
     # lazy: PyAV loads with the first frame source
     import av
 
@@ -142,11 +143,11 @@ class LatestQueue:
     """A bounded hand-over between threads that drops the oldest item when full."""
 
     def __init__(self, maxsize: int) -> None:
-        self._q: queue.Queue = queue.Queue(max(1, maxsize))
+        self._q: queue.Queue[Any] = queue.Queue(max(1, maxsize))
         self.dropped = 0
         self._lock = threading.Lock()
 
-    def put(self, item) -> None:
+    def put(self, item: Any) -> None:
         with self._lock:
             while True:
                 try:
@@ -159,7 +160,7 @@ class LatestQueue:
                     except queue.Empty:
                         pass
 
-    def get(self, timeout: float | None = None):
+    def get(self, timeout: float | None = None) -> Any:
         return self._q.get(timeout=timeout)
 
     def clear(self) -> None:

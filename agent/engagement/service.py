@@ -82,7 +82,7 @@ class EngagementService(Service):
         self._timeline = Timeline(e.timeline_minutes)
         self.window = WindowAggregator(self.camera_id)
         self.last: FrameResult | None = None
-        self.last_window: dict | None = None
+        self.last_window: dict[str, Any] | None = None
         self.windows = 0
         self.analysed = 0
         self.errors = 0
@@ -283,7 +283,7 @@ class EngagementService(Service):
 
     _held_hands: int | None = None
 
-    def _work(self, stop: threading.Event, loop: asyncio.AbstractEventLoop, deliver) -> None:
+    def _work(self, stop: threading.Event, loop: asyncio.AbstractEventLoop, deliver: Any) -> None:
         """Worker thread: analyse the newest frame, hand numbers to the loop."""
         last_hands = -1e9
         while not stop.is_set():
@@ -338,7 +338,7 @@ class EngagementService(Service):
         return round((len(self._times) - 1) / span, 2) if span > 0 else 0.0
 
     def timeline(self, t0: datetime | None = None, t1: datetime | None = None,
-                 lesson_id: str | None = None) -> list[dict]:
+                 lesson_id: str | None = None) -> list[dict[str, Any]]:
         """Per-minute numbers (head count, head-up rate, hands) for minutes in [t0, t1)."""
         return self._timeline.query(t0, t1, lesson_id)
 

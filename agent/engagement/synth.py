@@ -17,9 +17,13 @@ import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import cv2
 import numpy as np
+
+if TYPE_CHECKING:
+    from agent.engagement.faces import FaceDetector
 
 OPENCV_DOC = Path("/usr/share/doc/opencv-doc")
 # images with several clear, roughly frontal faces (Apache-2.0/BSD OpenCV docs)
@@ -57,7 +61,7 @@ def skimage_data_dir() -> Path | None:
     return d if d.is_dir() else None
 
 
-def face_bank(detector, images: list[Path] | None = None, lfw: bool = True,
+def face_bank(detector: FaceDetector, images: list[Path] | None = None, lfw: bool = True,
               min_face: int = 28, min_score: float = 0.9) -> list[FaceCrop]:
     """Square face crops found by ``detector`` (a FaceDetector) in package images."""
     bank: list[FaceCrop] = []
@@ -112,13 +116,13 @@ def room(width: int, height: int, rng: np.random.Generator) -> np.ndarray:
     img[:horizon] = wall
     img[horizon:] = floor
     noise = rng.normal(0, 6, (height // 4, width // 4, 3))
-    img = np.clip(img + cv2.resize(noise, (width, height)), 0, 255).astype(np.uint8)
-    return img
+    out: np.ndarray = np.clip(img + cv2.resize(noise, (width, height)), 0, 255).astype(np.uint8)
+    return out
 
 
 def compose(bank: list[FaceCrop], n: int, face_px: tuple[int, int], rng: np.random.Generator,
             width: int = 1280, height: int = 720, down_fraction: float = 0.0,
-            pose_renderer=None, background: np.ndarray | None = None,
+            pose_renderer: PoseRenderer | None = None, background: np.ndarray | None = None,
             down_mask: np.ndarray | None = None) -> Scene:
     """``n`` students in rows; face sides from face_px[0] (back row) to face_px[1] (front).
 
@@ -165,7 +169,8 @@ def compose(bank: list[FaceCrop], n: int, face_px: tuple[int, int], rng: np.rand
     return Scene(img, np.asarray(boxes, np.float32).reshape(-1, 4), np.asarray(downs, bool))
 
 
-def _torso(img: np.ndarray, cx: float, top: float, face: float, rng) -> None:
+def _torso(img: np.ndarray, cx: float, top: float, face: float,
+           rng: np.random.Generator) -> None:
     colour = tuple(int(c) for c in rng.integers(30, 230, 3))
     cv2.ellipse(img, (round(cx), round(top + face * 0.9)), (round(face * 0.9), round(face * 0.8)),
                 0, 0, 360, colour, -1, cv2.LINE_AA)
@@ -193,7 +198,7 @@ def paste(img: np.ndarray, crop: np.ndarray, cx: float, cy: float, side: float) 
 class PoseRenderer:
     """Re-poses a face crop by rotating its textured FaceMesh mesh (see module doc)."""
 
-    def __init__(self, landmark_session) -> None:
+    def __init__(self, landmark_session: Any) -> None:  # an onnxruntime session (untyped)
         self.session = landmark_session
         self.name = landmark_session.get_inputs()[0].name
         self._tri: np.ndarray | None = None
@@ -201,7 +206,8 @@ class PoseRenderer:
     def _mesh(self, crop192: np.ndarray) -> np.ndarray:
         x = cv2.cvtColor(crop192, cv2.COLOR_BGR2RGB).astype(np.float32).transpose(2, 0, 1)
         mesh = self.session.run(None, {self.name: x[None] / 255.0})[0]
-        return mesh.reshape(-1, 3).astype(np.float64)
+        points: np.ndarray = mesh.reshape(-1, 3).astype(np.float64)
+        return points
 
     def _triangles(self, pts: np.ndarray) -> np.ndarray:
         sub = cv2.Subdiv2D((-1000, -1000, 2200, 2200))

@@ -35,6 +35,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
@@ -196,7 +197,7 @@ class PanelService(Service):
 
     # ------------------------------------------------------------- state -> bus
 
-    def _stat_hook(self, pid: str):
+    def _stat_hook(self, pid: str) -> Callable[[str, str, int], None]:
         def hook(name: str, label: str, n: int) -> None:
             if name == "faults":
                 self._m_faults.labels(pid, label).inc(n)

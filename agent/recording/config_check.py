@@ -11,7 +11,7 @@ from drivers.camera.visca import PRESET_MAX
 from drivers.redact import redact
 
 if TYPE_CHECKING:
-    from agent.config import Config
+    from agent.config import Config, PtzConfig, UploadConfig
 
 CAMERA_ID = re.compile(r"[A-Za-z0-9_-]{1,32}")
 
@@ -53,7 +53,7 @@ def check_config(cfg: Config) -> list[str]:
     return problems
 
 
-def _check_upload(up) -> list[str]:
+def _check_upload(up: UploadConfig) -> list[str]:
     # lazy: the S3 module loads only when S3 upload is configured
     from agent.recording.upload.s3 import MAX_PART, MIN_PART
 
@@ -92,7 +92,7 @@ def _check_upload(up) -> list[str]:
     return problems
 
 
-def _check_ptz(key: str, ptz) -> list[str]:
+def _check_ptz(key: str, ptz: PtzConfig) -> list[str]:
     problems = []
     if ptz.protocol.startswith("visca"):
         # the same range the VISCA frame builder accepts (0xFF ends a frame)

@@ -2,6 +2,7 @@
 
 Prints where the emulated panel can be reached (a pty path or a TCP port), then reads
 commands on stdin until Ctrl-C / EOF, so a person can make the device change or misbehave:
+
     power on|off          input NAME          error NAME [ok|warning|error] (pjlink)
     garbage|noise|fragment|partial|silent|drop|wrong_password on|off
     delay SECONDS         unplug              replug             state           quit
