@@ -21,7 +21,7 @@ class ConfigError(Exception):
     """A configuration problem, worded as one line per problem for the operator."""
 
     def __init__(self, problems: list[str] | str) -> None:
-        from drivers.camera.redact import redact_text  # problems are printed and logged
+        from drivers.redact import redact_text  # problems are printed and logged
 
         problems = [problems] if isinstance(problems, str) else list(problems)
         self.problems = [redact_text(p) for p in problems]  # never a URL's password
@@ -439,7 +439,7 @@ def _check_semantics(cfg: Config) -> list[str]:
                 "(it is part of MQTT topics)"
             )
     if cfg.mqtt.url:
-        from drivers.camera.redact import redact  # problems are printed and logged
+        from drivers.redact import redact  # problems are printed and logged
 
         u = urlsplit(cfg.mqtt.url)
         shown = redact(cfg.mqtt.url)

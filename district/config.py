@@ -23,12 +23,13 @@ from agent.config import (  # same wording as the agent
     parse_listen,
     read_toml,
 )
+from agent.web.credentials import is_loopback_host, parse_hash
 
 __all__ = ["ConfigError", "DistrictConfig", "from_dict", "load"]
 
 
 class _SectionMeta(msgspec.StructMeta):
-    def __new__(mcls, name, bases, ns, **kw):
+    def __new__(mcls, name: str, bases: tuple[type, ...], ns: dict[str, Any], **kw: Any) -> Any:
         kw.setdefault("kw_only", True)
         return super().__new__(mcls, name, bases, ns, **kw)
 
@@ -183,8 +184,6 @@ def _check(cfg: DistrictConfig) -> list[str]:
         except ValueError as e:
             problems.append(f"web.listen: {e}")
         else:
-            from agent.web.credentials import is_loopback_host, parse_hash
-
             has_creds = bool(cfg.web.token or cfg.web.token_file
                              or (cfg.web.username and cfg.web.password_hash))
             if not is_loopback_host(host) and not has_creds:

@@ -22,12 +22,14 @@ from collections import deque
 from datetime import datetime
 from typing import Any
 
+from agent.config import ConfigError
 from agent.engagement.config_check import select_camera
 from agent.engagement.frames import FrameReader, LatestQueue
 from agent.engagement.pipeline import Analyzer, AnalyzerSettings, FrameResult
 from agent.engagement.window import Timeline, WindowAggregator
 from agent.events import Event, RecordingEvent
 from agent.runtime.service import AgentContext, Service
+from models.registry import ModelError
 
 log = logging.getLogger(__name__)
 
@@ -80,7 +82,7 @@ class EngagementService(Service):
         self._timeline = Timeline(e.timeline_minutes)
         self.window = WindowAggregator(self.camera_id)
         self.last: FrameResult | None = None
-        self.last_window: dict | None = None
+        self.last_window: dict[str, Any] | None = None
         self.windows = 0
         self.analysed = 0
         self.errors = 0
@@ -115,9 +117,6 @@ class EngagementService(Service):
     async def start(self) -> None:
         # loads and verifies the models: a missing/corrupt one stops the agent's start
         # with one line (the CLI prints ConfigErrors without a traceback, exit status 2)
-        from agent.config import ConfigError
-        from models.registry import ModelError
-
         try:
             self.analyzer = await asyncio.to_thread(Analyzer, settings_from_config(self.cfg))
         except ModelError as e:
@@ -151,6 +150,7 @@ class EngagementService(Service):
 
     def _resolve_gate(self) -> None:
         """Which services decide "a lesson runs": none in this room -> analyse always."""
+        # lazy: concrete services (PyAV with recording); issue 16 item 1 makes these Protocols
         from agent.lessons.service import LessonService
         from agent.recording.service import RecordingService
 
@@ -283,7 +283,7 @@ class EngagementService(Service):
 
     _held_hands: int | None = None
 
-    def _work(self, stop: threading.Event, loop: asyncio.AbstractEventLoop, deliver) -> None:
+    def _work(self, stop: threading.Event, loop: asyncio.AbstractEventLoop, deliver: Any) -> None:
         """Worker thread: analyse the newest frame, hand numbers to the loop."""
         last_hands = -1e9
         while not stop.is_set():
@@ -338,7 +338,7 @@ class EngagementService(Service):
         return round((len(self._times) - 1) / span, 2) if span > 0 else 0.0
 
     def timeline(self, t0: datetime | None = None, t1: datetime | None = None,
-                 lesson_id: str | None = None) -> list[dict]:
+                 lesson_id: str | None = None) -> list[dict[str, Any]]:
         """Per-minute numbers (head count, head-up rate, hands) for minutes in [t0, t1)."""
         return self._timeline.query(t0, t1, lesson_id)
 

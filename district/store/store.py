@@ -18,9 +18,9 @@ import json
 import logging
 import time
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, date, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import msgspec
 
@@ -30,6 +30,8 @@ from district.store.db import Database, open_db
 from district.store.schema import MIGRATIONS
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
+Agg = dict[tuple[Any, ...], list[float]]  # aggregate deltas by key (week or subject)
 
 MAX_SEQ_JUMP = 1_000_000  # a larger jump is a reset (a new outbox), not a gap
 MAX_HOLES = 200  # intervals remembered per room and topic
@@ -96,8 +98,8 @@ class Store:
         return MIGRATIONS[-1][0]
 
     def schema_version(self) -> int:
-        return self._read(lambda c: c.execute("SELECT max(version) FROM schema_migrations")
-                          .fetchone()[0])
+        return int(self._read(lambda c: c.execute("SELECT max(version) FROM schema_migrations")
+                              .fetchone()[0]))
 
     def sync_roster(self, rooms: Iterable[tuple[str, str]]) -> None:
         rows = sorted(set(rooms))
@@ -119,8 +121,8 @@ class Store:
                 return False
             c.execute("DELETE FROM agg_week")
             c.execute("DELETE FROM agg_subject")
-            week: dict[tuple, list[float]] = defaultdict(lambda: [0] * len(WEEK_COLS))
-            subj: dict[tuple, list[float]] = defaultdict(lambda: [0] * len(SUBJECT_COLS))
+            week: Agg = defaultdict(lambda: [0] * len(WEEK_COLS))
+            subj: Agg = defaultdict(lambda: [0] * len(SUBJECT_COLS))
             for r in c.execute("SELECT school, room, date, week, subject, smart, recorded, "
                                "minutes, live FROM lessons").fetchall():
                 self._lesson_share(r, +1, week, subj)
@@ -157,8 +159,8 @@ class Store:
 
     def _apply(self, c: Any, items: Sequence[Record | DeadLetter], now: str) -> dict[str, int]:
         counts: dict[str, int] = defaultdict(int)
-        week: dict[tuple, list[float]] = defaultdict(lambda: [0] * len(WEEK_COLS))
-        subj: dict[tuple, list[float]] = defaultdict(lambda: [0] * len(SUBJECT_COLS))
+        week: Agg = defaultdict(lambda: [0] * len(WEEK_COLS))
+        subj: Agg = defaultdict(lambda: [0] * len(SUBJECT_COLS))
         lessons: dict[str, Record] = {}
         usage: dict[str, Record] = {}
         events: list[Record] = []
@@ -248,12 +250,12 @@ class Store:
         return dict(counts)
 
     def _write_lessons(self, c: Any, lessons: dict[str, Record], now: str,
-                       counts: dict[str, int], week: dict, subj: dict) -> None:
+                       counts: dict[str, int], week: Agg, subj: Agg) -> None:
         if not lessons:
             return
         cols = "school, room, date, week, subject, smart, recorded, minutes, live, revision"
         existing = self._existing(c, "lessons", cols, sorted(lessons))
-        rows: dict[str, tuple] = {}
+        rows: dict[str, tuple[Any, ...]] = {}
         for k, rec in lessons.items():
             s: ev.LessonSummary = rec.event
             rows[k] = (s.date, iso_week(s.date), s.subject, int(s.smart_classroom_use),
@@ -302,7 +304,7 @@ class Store:
             self._lesson_share((rec.school, rec.room, *row), +1, week, subj)
 
     def _write_usage(self, c: Any, usage: dict[str, Record], now: str,
-                     counts: dict[str, int], week: dict) -> None:
+                     counts: dict[str, int], week: Agg) -> None:
         if not usage:
             return
         cols = "school, room, date, week, lessons, smart_lessons, revision"
@@ -346,8 +348,9 @@ class Store:
             counts["usage:revised"] += 1
             self._usage_share(shares[k], +1, week)
 
-    def _existing(self, c: Any, table: str, cols: str, keys: list[str]) -> dict[str, tuple]:
-        out: dict[str, tuple] = {}
+    def _existing(self, c: Any, table: str, cols: str,
+                  keys: list[str]) -> dict[str, tuple[Any, ...]]:
+        out: dict[str, tuple[Any, ...]] = {}
         for i in range(0, len(keys), 500):
             chunk = keys[i:i + 500]
             marks = ", ".join("?" * len(chunk))
@@ -359,7 +362,7 @@ class Store:
     def _terms_of(self, day: str) -> list[str]:
         return [t.name for t in self.terms if t.start <= day <= t.end]
 
-    def _lesson_share(self, r: Sequence[Any], sign: int, week: dict, subj: dict) -> None:
+    def _lesson_share(self, r: Sequence[Any], sign: int, week: Agg, subj: Agg) -> None:
         school, room, day, wk, subject, smart, recorded, minutes, live = r
         for term in self._terms_of(day):
             w = week[(term, school, room, wk)]
@@ -371,7 +374,7 @@ class Store:
                 for i, v in zip(idx, vals, strict=True):
                     acc[i] += sign * v
 
-    def _usage_share(self, r: Sequence[Any], sign: int, week: dict) -> None:
+    def _usage_share(self, r: Sequence[Any], sign: int, week: Agg) -> None:
         school, room, day, wk, lessons, smart = r
         for term in self._terms_of(day):
             w = week[(term, school, room, wk)]
@@ -379,7 +382,7 @@ class Store:
             w[7] += sign * lessons
             w[8] += sign * smart
 
-    def _apply_aggs(self, c: Any, week: dict, subj: dict) -> None:
+    def _apply_aggs(self, c: Any, week: Agg, subj: Agg) -> None:
         for table, keys, cols, deltas in (
             ("agg_week", ("term", "school", "room", "week"), WEEK_COLS, week),
             ("agg_subject", ("term", "school", "room", "subject"), SUBJECT_COLS, subj),
@@ -401,7 +404,7 @@ class Store:
         rows = []
         for k in sorted(seqs):
             old = existing.get(k)
-            st = SeqState(*old[:1], json.loads(old[1]), *old[2:]) if old else SeqState()
+            st = SeqState(old[0], json.loads(old[1]), *old[2:]) if old else SeqState()
             for s in seqs[k]:
                 st.add(s)
             counts["seq:gaps"] += st.gaps - (old[3] if old else 0)
@@ -432,7 +435,7 @@ class Store:
 
     # ----------------------------------------------------------------- reads
 
-    def _read(self, fn: Any) -> Any:
+    def _read(self, fn: Callable[[Any], T]) -> T:
         """Run a read; once more on a fresh connection if the server dropped ours."""
         try:
             with self.db.reading() as c:
@@ -452,7 +455,7 @@ class Store:
         return self._read(run)
 
     @staticmethod
-    def _where(school: str | None, room: str | None, first: str = "WHERE") -> tuple[str, list]:
+    def _where(school: str | None, room: str | None, first: str = "WHERE") -> tuple[str, list[Any]]:
         parts, params = [], []
         if school is not None:
             parts.append("school = ?")
