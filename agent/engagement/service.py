@@ -27,6 +27,7 @@ from agent.engagement.frames import FrameReader, LatestQueue
 from agent.engagement.pipeline import Analyzer, AnalyzerSettings, FrameResult
 from agent.engagement.window import Timeline, WindowAggregator
 from agent.events import Event, RecordingEvent
+from agent.interfaces import Recorder
 from agent.runtime.service import AgentContext, Service
 
 log = logging.getLogger(__name__)
@@ -92,7 +93,8 @@ class EngagementService(Service):
         self.active = False
         self.active_reason = "starting"
         self._gate_lessons: Service | None = None
-        self._gate_recording: Service | None = None
+        self._gate_recording = False  # the room records: a recording opens the gate
+        self._recording: str | None = None  # the recording in progress, from its events
         self._gated = e.active == "lessons"
         self._window_lesson: str | None = None  # last lesson seen while analysing
         self._wake = asyncio.Event()
@@ -127,8 +129,13 @@ class EngagementService(Service):
             self._listening = True
 
     def _on_event(self, e: Event) -> None:
-        # a recording start/stop does not change the state snapshot: wake the gate directly
+        # a recording start/stop does not change the state snapshot: follow its events
+        # and wake the gate directly
         if isinstance(e, RecordingEvent):
+            if e.action == "started":
+                self._recording = e.recording_id
+            elif e.action != "deleted" and e.recording_id == self._recording:
+                self._recording = None
             self._wake.set()
 
     async def run(self) -> None:
@@ -152,12 +159,10 @@ class EngagementService(Service):
     def _resolve_gate(self) -> None:
         """Which services decide "a lesson runs": none in this room -> analyse always."""
         from agent.lessons.service import LessonService
-        from agent.recording.service import RecordingService
-
         self._gate_lessons = self.ctx.service(LessonService)
-        self._gate_recording = self.ctx.service(RecordingService)
+        self._gate_recording = self.ctx.service(Recorder) is not None
         self._gated = self.cfg.active == "lessons" and (
-            self._gate_lessons is not None or self._gate_recording is not None)
+            self._gate_lessons is not None or self._gate_recording)
 
     def _gate(self) -> tuple[bool, str]:
         """(analyse now?, why): "always", "lesson", "recording" or "idle"."""
@@ -166,7 +171,7 @@ class EngagementService(Service):
         if self.ctx.state.get("lesson"):  # LessonService sets None when no lesson is current
             self._window_lesson = self._lesson_id() or self._window_lesson
             return True, "lesson"
-        if getattr(self._gate_recording, "session", None) is not None:
+        if self._gate_recording and self._recording is not None:
             return True, "recording"
         return False, "idle"
 

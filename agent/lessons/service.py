@@ -18,13 +18,14 @@ import re
 from collections import deque
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from typing import Any
+from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
 import msgspec
 
 from agent.commands import CommandError, NoArgs
 from agent.events import DeviceState, Event, LessonSummary
+from agent.interfaces import ClassTablets, LivePusher, PanelHooks, Recorder
 from agent.lessons import rollup
 from agent.lessons.rule import compile_rule
 from agent.lessons.signals import WATCHED, panel_signal, to_signal
@@ -649,12 +650,6 @@ class LessonService(Service):
 
     # ------------------------------------------------------------------ other services
 
-    def _service(self, *names: str) -> Any:
-        for s in self.ctx.services.values():
-            if s is not self and (s.name in names or any(c in names for c in s.capabilities)):
-                return s
-        return None
-
     async def _start_recording(self, live: _Live) -> None:
         row = live.row
         title = row.title or " ".join(x for x in (row.subject, row.class_id, row.period) if x)
@@ -665,14 +660,12 @@ class LessonService(Service):
             "teacher": row.teacher,
             "trigger": "timetable",
         }
-        ok = await self._call_recorder(("start_recording", "record_start"), "record/start", args)
+        ok = await self._call_recorder("start", args)
         row.autorec = "started" if ok else "failed"
         self._m_autorec.labels("started" if ok else "start_failed").inc()
 
     async def _stop_recording(self, live: _Live) -> None:
-        ok = await self._call_recorder(
-            ("stop_recording", "record_stop"), "record/stop", {"trigger": "timetable"}
-        )
+        ok = await self._call_recorder("stop", {"trigger": "timetable"})
         live.row.autorec = "done"
         self._m_autorec.labels("stopped" if ok else "stop_failed").inc()
 
@@ -685,16 +678,18 @@ class LessonService(Service):
         elif live.autolive == "started" and now >= proper_end:
             await self._call_live(live, "stop_live")
 
-    async def _call_live(self, live: _Live, method: str) -> None:
-        svc = self._service("live")
-        fn = getattr(svc, method, None) if svc is not None else None
+    async def _call_live(self, live: _Live, method: Literal["start_live", "stop_live"]) -> None:
+        svc = self.ctx.service(LivePusher)
         starting = method == "start_live"
-        if fn is None:
+        if svc is None:
             log.warning("no live service: timetabled %s skipped", method)
             live.autolive = "failed" if starting else "done"
             return
         try:
-            await fn(trigger="timetable")
+            if starting:
+                await svc.start_live(trigger="timetable")
+            else:
+                await svc.stop_live(trigger="timetable")
             live.autolive = "started" if starting else "done"
         except CommandError as e:
             # already live: the teacher was first, and keeps it (never stopped by us)
@@ -705,25 +700,19 @@ class LessonService(Service):
             log.exception("timetabled %s failed", method)
             live.autolive = "failed" if starting else "done"
 
-    async def _call_recorder(
-        self, methods: tuple[str, ...], command: str, args: dict[str, Any]
-    ) -> bool:
-        """Through the recording service's method if it has one, else its command (works
-        offline: both are local)."""
-        svc = self._service("recording")
+    async def _call_recorder(self, what: Literal["start", "stop"], args: dict[str, Any]) -> bool:
+        """Through the recording service (works offline: it is local)."""
+        command = f"record/{what}"
+        svc = self.ctx.service(Recorder)
+        if svc is None:
+            log.warning("no recording service: %s skipped", command)
+            return False
         try:
-            for m in methods:
-                fn = getattr(svc, m, None) if svc is not None else None
-                if fn is not None:
-                    await fn(**args)
-                    return True
-            if self.ctx.commands.get(command) is None:
-                log.warning("no recording service: %s skipped", command)
-                return False
-            res = await self.ctx.commands.dispatch(command, args)
-            if not res.ok:
-                log.warning("%s refused: %s", command, res.error)
-            return res.ok
+            if what == "start":
+                await svc.start_recording(**args)
+            else:
+                await svc.stop_recording(**args)
+            return True
         except CommandError as e:
             log.warning("%s refused: %s", command, e)
         except Exception:
@@ -734,15 +723,14 @@ class LessonService(Service):
         """Panel automation (power on at lesson start, off after the day's last one). Every
         running lesson is announced, ad-hoc and resumed ones too, so ``idle_off_min`` never
         switches the panel off mid-lesson; only a timetabled start switches it on."""
-        svc = self._service("panels", "panel")
+        svc = self.ctx.service(PanelHooks)
         if svc is None:
             return
         try:
             if start:
-                if (fn := getattr(svc, "on_lesson_start", None)) is not None:
-                    # ad-hoc lessons begin with the panel already in use
-                    fn(switch_on=switch_on and live.plan is not None)
-            elif (fn := getattr(svc, "on_lesson_end", None)) is not None:
+                # ad-hoc lessons begin with the panel already in use
+                svc.on_lesson_start(switch_on=switch_on and live.plan is not None)
+            else:
                 now = self.ctx.clock.now()
                 day = live.plan.date if live.plan else now.astimezone(self.tz).date()
                 rest = [
@@ -750,53 +738,35 @@ class LessonService(Service):
                     for p in (self.timetable.lessons_on(day) if self.timetable else [])
                     if p.start > now
                 ]
-                fn(last=not rest)
+                svc.on_lesson_end(last=not rest)
         except Exception:
             log.exception("panel lesson hook failed")
 
     async def _notify_tablets(self, live: _Live) -> None:
-        svc = self._service("tablets", "tablet_gateway")
-        fn = getattr(svc, "set_lesson", None) if svc is not None else None
-        if fn is None:
+        svc = self.ctx.service(ClassTablets)
+        if svc is None:
             return
         try:
             r = live.row
             # tablets count late check-ins from the lesson proper, not the pre-roll
             start = r.scheduled_start or (r.origin + timedelta(seconds=r.begin_s))
-            res = fn(r.lesson_id, start, r.class_id)
-            if asyncio.iscoroutine(res):
-                await res
+            svc.set_lesson(r.lesson_id, start, r.class_id)
         except Exception:
             log.exception("tablets set_lesson failed")
 
     async def _tablet_tally(self, live: _Live) -> list[tuple[str, dict[str, Any]]]:
         """End the tablets' lesson: its final attendance and its counters, as signals."""
-        svc = self._service("tablets", "tablet_gateway")
+        svc = self.ctx.service(ClassTablets)
         if svc is None:
             return []
         out: list[tuple[str, dict[str, Any]]] = []
         lid = live.row.lesson_id
         try:
-            if (end := getattr(svc, "end_lesson", None)) is not None:
-                res = end(lid)
-                if asyncio.iscoroutine(res):
-                    res = await res
-                if isinstance(res, Event) and (sig := to_signal(res)):
-                    out.append(sig)
-            if (tally := getattr(svc, "lesson_tally", None)) is not None:
-                res = tally(lid)
-                if asyncio.iscoroutine(res):
-                    res = await res
-                if isinstance(res, dict):
-                    out.append(
-                        (
-                            "tally",
-                            {
-                                k: res.get(k)
-                                for k in ("tablets_active", "checkins", "answers", "hands")
-                            },
-                        )
-                    )
+            if (att := svc.end_lesson(lid)) is not None and (sig := to_signal(att)):
+                out.append(sig)
+            if (res := svc.lesson_tally(lid)) is not None:
+                out.append(("tally", {k: res.get(k) for k in
+                                      ("tablets_active", "checkins", "answers", "hands")}))
         except Exception:
             log.exception("tablets end_lesson/lesson_tally failed")
         return out

@@ -23,6 +23,7 @@ import msgspec
 
 from agent.commands import CommandError
 from agent.events import Event, LiveEvent, LiveOutage, RecordingEvent
+from agent.interfaces import LivePusher
 from agent.live.push import LivePush, PushEvent
 from agent.live.target import Target, TargetError, resolve
 from agent.runtime.service import AgentContext, Service
@@ -63,7 +64,7 @@ class _Session:
         return next((o for o in self.outages if o.end is None), None)
 
 
-class LiveService(Service):
+class LiveService(Service, LivePusher):
     name = "live"
     capabilities = ("live",)
 

@@ -26,6 +26,7 @@ import msgspec
 from agent.commands import CommandError
 from agent.config import CameraConfig, read_secret
 from agent.events import DeviceFault, DeviceState, RecordingEvent, ShowcaseEvent
+from agent.interfaces import Recorder
 from agent.recording import manifest as mf
 from agent.recording import retention
 from agent.recording.capture import CameraCapture, CaptureEvent
@@ -94,7 +95,7 @@ FINAL_RESERVE_S = 4.0
 EVENTS_SETTLE_S = 5.0
 
 
-class RecordingService(Service):
+class RecordingService(Service, Recorder):
     name = "recording"
     capabilities = ("recording", "cameras")
     stop_timeout_s: ClassVar[float | None] = STOP_TIMEOUT_S
@@ -235,6 +236,10 @@ class RecordingService(Service):
                     raise
 
     # ------------------------------------------------------------------ public API
+
+    @property
+    def recordings_dir(self) -> Path:
+        return self.root
 
     async def start_recording(
         self, title: str | None = None, subject: str | None = None,

@@ -48,6 +48,7 @@ import msgspec
 from agent import events as ev
 from agent.commands import CommandError
 from agent.config import read_secret
+from agent.interfaces import ClassTablets
 from agent.runtime.service import AgentContext, Service
 from agent.runtime.sqlite import GroupCommitWriter
 from agent.tablets.attendance import LessonContext, LessonTally
@@ -169,7 +170,7 @@ class _Metrics(Observer):
         self._ack.observe(seconds)
 
 
-class TabletService(Service):
+class TabletService(Service, ClassTablets):
     name = "tablets"
     capabilities = ("tablets",)
 
