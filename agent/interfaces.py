@@ -25,12 +25,7 @@ if TYPE_CHECKING:
 
 @runtime_checkable
 class Recorder(Protocol):
-    """The recording service as the lessons and the downloads see it."""
-
-    @property
-    def recordings_dir(self) -> Path:
-        """Where recordings are written (the catalog's paths are relative to it)."""
-        ...
+    """Recording on demand, as the lessons' timetable drives it."""
 
     async def start_recording(
         self, title: str | None = None, subject: str | None = None,
@@ -42,6 +37,16 @@ class Recorder(Protocol):
 
     async def stop_recording(self, trigger: str = "api", reason: str = "") -> dict[str, Any]:
         """Stop the recording in progress; CommandError when idle."""
+        ...
+
+
+@runtime_checkable
+class RecordingFiles(Protocol):
+    """Where the recordings are, for the downloads."""
+
+    @property
+    def recordings_dir(self) -> Path:
+        """Where recordings are written (the catalog's paths are relative to it)."""
         ...
 
 

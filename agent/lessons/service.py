@@ -28,7 +28,7 @@ from agent.events import DeviceState, Event, LessonSummary
 from agent.interfaces import ClassTablets, LivePusher, PanelHooks, Recorder
 from agent.lessons import rollup
 from agent.lessons.rule import compile_rule
-from agent.lessons.signals import WATCHED, panel_signal, to_signal
+from agent.lessons.signals import panel_signal, to_signal
 from agent.lessons.store import LessonRow, LessonStore
 from agent.lessons.summary import summarize
 from agent.lessons.timetable import PlannedLesson, Timetable, build, parse_hhmm
@@ -189,7 +189,7 @@ class LessonService(Service):
 
     def _on_event(self, e: Event) -> None:
         """Bus listener (inline, sync): stamp the event with both clocks now."""
-        if not self._listening or type(e).__name__ not in WATCHED:
+        if not self._listening:
             return
         sig = to_signal(e)
         if sig is None:

@@ -26,7 +26,7 @@ import msgspec
 from agent.commands import CommandError
 from agent.config import CameraConfig, read_secret
 from agent.events import DeviceFault, DeviceState, RecordingEvent, ShowcaseEvent
-from agent.interfaces import Recorder
+from agent.interfaces import Recorder, RecordingFiles
 from agent.recording import manifest as mf
 from agent.recording import retention
 from agent.recording.capture import CameraCapture, CaptureEvent
@@ -95,7 +95,7 @@ FINAL_RESERVE_S = 4.0
 EVENTS_SETTLE_S = 5.0
 
 
-class RecordingService(Service, Recorder):
+class RecordingService(Service, Recorder, RecordingFiles):
     name = "recording"
     capabilities = ("recording", "cameras")
     stop_timeout_s: ClassVar[float | None] = STOP_TIMEOUT_S

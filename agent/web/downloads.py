@@ -13,7 +13,7 @@ from pathlib import Path
 
 from aiohttp import web
 
-from agent.interfaces import Recorder
+from agent.interfaces import RecordingFiles
 from agent.runtime.service import AgentContext
 
 ALLOWED_SUFFIXES = frozenset(
@@ -25,7 +25,7 @@ _CONTENT_TYPES = {".m4s": "video/iso.segment", ".m3u8": "application/vnd.apple.m
 def recordings_dir(ctx: AgentContext) -> Path:
     """Where recordings live: the recorder's own answer when the room records, else the
     ``recording.dir`` key, else ``{data_dir}/recordings`` (the layout the design fixes)."""
-    if (rec := ctx.service(Recorder)) is not None:
+    if (rec := ctx.service(RecordingFiles)) is not None:
         return rec.recordings_dir
     d = ctx.config.recording.dir
     if d:
