@@ -28,10 +28,11 @@ from agent.config import CameraConfig, read_secret
 from agent.events import DeviceFault, DeviceState, RecordingEvent, ShowcaseEvent
 from agent.interfaces import Recorder, RecordingFiles
 from agent.recording import manifest as mf
-from agent.recording import retention
 from agent.recording.capture import CameraCapture, CaptureEvent
 from agent.recording.catalog import Catalog
+from agent.recording.cleanup import Retention
 from agent.recording.quality import quality_values
+from agent.recording.retention import DeleteReason, Why
 from agent.recording.session import Session
 from agent.runtime.service import AgentContext, Service
 from drivers.camera.source import SourceError, SourceOptions, StreamInfo, probe, redact
@@ -115,10 +116,6 @@ class RecordingService(Service, Recorder, RecordingFiles):
         self._stream_info: dict[str, StreamInfo] = {}
         self._bitrate_bps = 0.0  # of the current (or last) recording
         self._last: dict[str, Any] | None = None  # outcome of the last recording ended
-        self._free = -1
-        self._keep_free = self.cfg.min_free_bytes
-        self._retention_wake = asyncio.Event()
-        self._retention_lock = asyncio.Lock()
         self._upload_wake = asyncio.Event()
         self._upload_active: str | None = None
         self._upload_done = (0, 0)  # bytes done / in total of the active upload
@@ -133,16 +130,11 @@ class RecordingService(Service, Recorder, RecordingFiles):
         m = ctx.metrics
         self.m_recordings = m.counter("classroom_recording_recordings_total",
                                       "Recordings ended, by outcome", ["outcome"])
-        self.m_deleted = m.counter("classroom_recording_deleted_total",
-                                   "Recordings deleted by retention", ["reason"])
-        self.m_delete_failed = m.counter("classroom_recording_delete_failed_total",
-                                         "Recordings whose files could not be deleted")
         self.m_gaps = m.counter("classroom_recording_gaps_total",
                                 "Camera gaps during recordings", ["camera"])
         self.m_segments = m.counter("classroom_recording_segments_total",
                                     "Segment files closed", ["camera"])
         self.m_bytes = m.gauge("classroom_recording_bytes", "Bytes of the current recording")
-        self.m_free = m.gauge("classroom_recording_free_bytes", "Free bytes on the recordings disk")
         self.m_uploads = m.counter("classroom_recording_uploads_total",
                                    "Upload attempts, by outcome", ["outcome"])
         self.m_upload_errors = m.counter(
@@ -165,6 +157,9 @@ class RecordingService(Service, Recorder, RecordingFiles):
         self.m_stuck = m.counter(
             "classroom_recording_stuck_captures_total",
             "Capture threads that did not stop in time when a recording ended", ["camera"])
+        self.retention = Retention(self.cfg, self.root, ctx.clock, m, self._measure_free,
+                                   self._busy, lambda: self._bitrate_bps,
+                                   self._published_deleted)
 
     @classmethod
     def create(cls, ctx: AgentContext) -> RecordingService | None:
@@ -180,6 +175,7 @@ class RecordingService(Service, Recorder, RecordingFiles):
         SYNCER.interval_s = self.cfg.fsync_interval_s  # one syncer for the process
         await asyncio.to_thread(self.root.mkdir, parents=True, exist_ok=True)
         self.catalog = await asyncio.to_thread(Catalog, self.root / "catalog.sqlite")
+        self.retention.catalog = self.catalog
         await self._recover()
         self.ctx.commands.register(
             "record/start", self._cmd_start, RecordStartArgs,
@@ -192,13 +188,13 @@ class RecordingService(Service, Recorder, RecordingFiles):
             "record/showcase", self._cmd_showcase, ShowcaseArgs,
             "Keep a recording as a showcase lesson (undo: true takes it back the same day)",
         )
-        self._free = await asyncio.to_thread(self._measure_free)
+        await self.retention.measure()
 
     async def run(self) -> None:
         async with asyncio.TaskGroup() as tg:
             tg.create_task(self._probe_loop(), name="recording-probe")
             tg.create_task(self._watchdog_loop(), name="recording-watchdog")
-            tg.create_task(self._retention_loop(), name="recording-retention")
+            tg.create_task(self.retention.loop(), name="recording-retention")
             if self.cfg.upload.url:
                 tg.create_task(self._upload_loop(), name="recording-upload")
 
@@ -398,9 +394,9 @@ class RecordingService(Service, Recorder, RecordingFiles):
             "bytes": s.bytes_written() if s else 0,
             "bitrate_bps": round(self._bitrate_bps),
             "cameras": cams,
-            "free_bytes": self._free,
-            "keep_free_bytes": self._keep_free,
-            "disk_low": 0 <= self._free < self._keep_free,
+            "free_bytes": self.retention.free,
+            "keep_free_bytes": self.retention.keep_free,
+            "disk_low": 0 <= self.retention.free < self.retention.keep_free,
             "dir": str(self.root),
             "upload": "off" if not self.cfg.upload.url else self._upload_status(),
         }
@@ -539,7 +535,7 @@ class RecordingService(Service, Recorder, RecordingFiles):
         except Exception:
             log.exception("recording %s: publishing its end failed", m.recording_id)
         self._upload_wake.set()
-        self._retention_wake.set()
+        self.retention.wake.set()
         return {"recording_id": m.recording_id, "state": m.state, "lesson_id": m.lesson_id,
                 "duration_s": m.duration_s, "bytes": m.bytes, "dir": str(session.dir),
                 "gaps": len(m.gaps), "reason": m.reason}
@@ -693,7 +689,7 @@ class RecordingService(Service, Recorder, RecordingFiles):
             self.m_segments.labels(ev.camera).inc()
             s.m.bytes = sum(x.bytes for c in s.m.cameras for x in c.segments)
             await s.save()
-            self._retention_wake.set()
+            self.retention.wake.set()
 
     # ------------------------------------------------------------------ device states
 
@@ -795,84 +791,17 @@ class RecordingService(Service, Recorder, RecordingFiles):
         except OSError:
             return -1
 
-    async def _retention_loop(self) -> None:
-        while True:
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(self.cfg.retention_interval_s):
-                    await self._retention_wake.wait()
-            self._retention_wake.clear()
-            try:
-                await self.enforce_retention()
-            except Exception:
-                log.exception("retention pass failed")
-
     async def enforce_retention(self) -> list[str]:
-        """One pass: returns the ids deleted."""
-        async with self._retention_lock:
-            return await self._enforce_retention()
+        """One retention pass: returns the ids deleted."""
+        return await self.retention.enforce()
 
-    async def _enforce_retention(self) -> list[str]:
-        assert self.catalog is not None
-        self._free = free = await asyncio.to_thread(self._measure_free)
-        self.m_free.set(free)
-        self._keep_free = keep = retention.threshold(self.cfg.min_free_bytes, self._bitrate_bps)
-        current = self.session.m.recording_id if self.session else None
-        rows = [r for r in await asyncio.to_thread(self.catalog.deletion_candidates)
-                if r["id"] != current and r["id"] != self._upload_active]
-        todo: list[tuple[dict, str]] = []
-        if self.cfg.max_age_days > 0:
-            now = self.ctx.clock.now().astimezone(UTC)  # started is stored as UTC ISO text
-            cutoff = (now - timedelta(days=self.cfg.max_age_days)).isoformat()
-            for r in rows:
-                if r["started"] < cutoff and r["upload_state"] not in (
-                        "pending", "uploading", "failed"):
-                    todo.append((r, f"older than {self.cfg.max_age_days} days"))
-        if free >= 0:
-            by_id = {r["id"]: r for r in rows}
-            cands = [retention.Candidate(r["id"], int(r["bytes"] or 0),
-                                         r["upload_state"] in ("pending", "uploading", "failed"))
-                     for r in rows if all(r is not t for t, _ in todo)]
-            emergency = max(self.cfg.emergency_free_bytes, int(self._bitrate_bps / 8 * 300))
-            todo += [(by_id[c.id], why) for c, why in
-                     retention.plan(free, keep, emergency, cands)]
-        deleted = []
-        for row, why in todo:
-            if await self._delete(row, why):
-                deleted.append(row["id"])
-        if deleted:
-            self._free = await asyncio.to_thread(self._measure_free)
-        return deleted
+    def _busy(self) -> set[str]:
+        """Recordings retention must not touch: the one in progress, the one uploading."""
+        return {i for i in (self.session.m.recording_id if self.session else None,
+                            self._upload_active) if i}
 
-    async def _delete(self, row: dict[str, Any], why: str) -> bool:
-        """Delete a recording's files, then mark it deleted; False (files left, counted,
-        the catalog unchanged so a later pass tries again) when the files would not go."""
-        assert self.catalog is not None
-        directory = self.root / row["path"]
-        m = None
-        with contextlib.suppress(Exception):
-            m = await asyncio.to_thread(mf.read, directory)
-        left = await asyncio.to_thread(_remove_tree, directory)
-        if left:
-            self.m_delete_failed.inc()
-            log.warning("retention: recording %s not deleted: %d file(s) could not be removed "
-                        "from %s; it stays in the catalog and is tried again", row["id"],
-                        left, directory)
-            return False
-        await asyncio.to_thread(self.catalog.update, row["id"], state="deleted", reason=why,
-                                deleted_at=self.ctx.clock.now().astimezone(UTC).isoformat())
-        kind = "age" if "older" in why else ("uploaded" if "upload" in why and "before"
-                                             not in why else "disk")
-        self.m_deleted.labels(kind).inc()
-        log.warning("retention: deleted recording %s (%s, %d bytes): %s", row["id"],
-                    row["path"], row["bytes"] or 0, why)
-        if m is None:
-            m = mf.Manifest(recording_id=row["id"], lesson_id=row["lesson_id"],
-                            title=row["title"], subject=row["subject"], teacher=row["teacher"],
-                            trigger=row["trigger"],
-                            started=datetime.fromisoformat(row["started"]),
-                            duration_s=row["duration_s"], bytes=row["bytes"] or 0)
+    async def _published_deleted(self, m: mf.Manifest, why: str) -> None:
         await self._publish_recording(None, "deleted", reason=why, m=m)
-        return True
 
     # ------------------------------------------------------------------ upload
 
@@ -954,7 +883,8 @@ class RecordingService(Service, Recorder, RecordingFiles):
         if up.delete_after_upload:  # only now: every file's server copy was verified
             fresh = await asyncio.to_thread(self.catalog.get, row["id"])
             if fresh:
-                await self._delete(fresh, "uploaded; delete_after_upload is on")
+                await self.retention.delete(fresh, Why(DeleteReason.UPLOADED,
+                                                       "uploaded; delete_after_upload is on"))
 
     # ------------------------------------------------------------------ crash recovery
 
@@ -1068,9 +998,3 @@ def _settle_from_disk(m: mf.Manifest, directory: Path) -> None:
     m.bytes = sum(s.bytes for c in m.cameras for s in c.segments)
 
 
-def _remove_tree(directory: Path) -> int:
-    """Remove as much of ``directory`` as possible; the number of entries left (0 = gone)."""
-    shutil.rmtree(directory, ignore_errors=True)
-    if not directory.exists():
-        return 0
-    return sum(1 for _ in directory.rglob("*")) or 1
