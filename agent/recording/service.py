@@ -2,8 +2,9 @@
 
 HTTP (/api/recording/*), MQTT commands (record/start, record/stop), the CLI (through HTTP)
 and the lessons timetable all end up in ``start_recording`` / ``stop_recording`` here.
-It owns the capture threads, recording.json, the catalog, retention, upload, camera
-device states and crash recovery. See docs/recording.md.
+It owns the capture threads, recording.json, the catalog, camera device states and crash
+recovery; retention (cleanup.py) and upload (uploads.py) are classes of their own that it
+runs and wakes. See docs/recording.md.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, ClassVar
+from typing import Annotated, Any, ClassVar
 from zoneinfo import ZoneInfo
 
 import msgspec
@@ -32,13 +33,10 @@ from agent.recording.capture import CameraCapture, CaptureEvent
 from agent.recording.catalog import Catalog
 from agent.recording.cleanup import Retention
 from agent.recording.quality import quality_values
-from agent.recording.retention import DeleteReason, Why
 from agent.recording.session import Session
+from agent.recording.uploads import Uploads
 from agent.runtime.service import AgentContext, Service
 from drivers.camera.source import SourceError, SourceOptions, StreamInfo, probe, redact
-
-if TYPE_CHECKING:
-    from agent.recording.upload import Uploader
 
 log = logging.getLogger(__name__)
 
@@ -116,11 +114,6 @@ class RecordingService(Service, Recorder, RecordingFiles):
         self._stream_info: dict[str, StreamInfo] = {}
         self._bitrate_bps = 0.0  # of the current (or last) recording
         self._last: dict[str, Any] | None = None  # outcome of the last recording ended
-        self._upload_wake = asyncio.Event()
-        self._upload_active: str | None = None
-        self._upload_done = (0, 0)  # bytes done / in total of the active upload
-        self._upload_errors: dict[str, int] = {}  # failed attempts by kind, since start
-        self._upload_last_error: dict[str, Any] | None = None
         self._bg: set[asyncio.Task[None]] = set()
         # monotonic deadline of the capture-thread joins under way (a list: the joining
         # thread reads it, so shutdown can shorten a join another stop already began)
@@ -135,18 +128,6 @@ class RecordingService(Service, Recorder, RecordingFiles):
         self.m_segments = m.counter("classroom_recording_segments_total",
                                     "Segment files closed", ["camera"])
         self.m_bytes = m.gauge("classroom_recording_bytes", "Bytes of the current recording")
-        self.m_uploads = m.counter("classroom_recording_uploads_total",
-                                   "Upload attempts, by outcome", ["outcome"])
-        self.m_upload_errors = m.counter(
-            "classroom_recording_upload_errors_total",
-            "Failed upload attempts, by kind (network, auth, checksum, size, server, "
-            "config, local)", ["kind"])
-        self.m_upload_bytes = m.counter("classroom_recording_upload_bytes_total",
-                                        "Bytes sent to the upload server")
-        self.m_upload_units = m.counter(
-            "classroom_recording_upload_units_total",
-            "Upload work: parts_sent, parts_reused (resumed: the server had them), "
-            "files_skipped (already verified)", ["what"])
         self.m_ptz = m.counter("classroom_recording_ptz_total",
                                "PTZ preset recalls, by outcome", ["camera", "outcome"])
         self.m_refused = m.counter("classroom_recording_refused_total",
@@ -160,6 +141,8 @@ class RecordingService(Service, Recorder, RecordingFiles):
         self.retention = Retention(self.cfg, self.root, ctx.clock, m, self._measure_free,
                                    self._busy, lambda: self._bitrate_bps,
                                    self._published_deleted)
+        self.uploads = Uploads(self.cfg.upload, ctx.config.site, self.root, ctx.clock, m,
+                               self.retention)
 
     @classmethod
     def create(cls, ctx: AgentContext) -> RecordingService | None:
@@ -175,7 +158,7 @@ class RecordingService(Service, Recorder, RecordingFiles):
         SYNCER.interval_s = self.cfg.fsync_interval_s  # one syncer for the process
         await asyncio.to_thread(self.root.mkdir, parents=True, exist_ok=True)
         self.catalog = await asyncio.to_thread(Catalog, self.root / "catalog.sqlite")
-        self.retention.catalog = self.catalog
+        self.retention.catalog = self.uploads.catalog = self.catalog
         await self._recover()
         self.ctx.commands.register(
             "record/start", self._cmd_start, RecordStartArgs,
@@ -196,7 +179,7 @@ class RecordingService(Service, Recorder, RecordingFiles):
             tg.create_task(self._watchdog_loop(), name="recording-watchdog")
             tg.create_task(self.retention.loop(), name="recording-retention")
             if self.cfg.upload.url:
-                tg.create_task(self._upload_loop(), name="recording-upload")
+                tg.create_task(self.uploads.loop(), name="recording-upload")
 
     async def stop(self) -> None:
         # SIGTERM mid-lesson: finish the open fragment and say honestly it was cut short.
@@ -398,18 +381,9 @@ class RecordingService(Service, Recorder, RecordingFiles):
             "keep_free_bytes": self.retention.keep_free,
             "disk_low": 0 <= self.retention.free < self.retention.keep_free,
             "dir": str(self.root),
-            "upload": "off" if not self.cfg.upload.url else self._upload_status(),
+            "upload": "off" if not self.cfg.upload.url else self.uploads.status(),
         }
         return doc
-
-    def _upload_status(self) -> dict[str, Any]:
-        up = self.cfg.upload
-        target = redact(up.url or "") + (f" bucket {up.bucket}" if up.protocol == "s3" else "")
-        done, total = self._upload_done
-        return {"active": self._upload_active, "protocol": up.protocol, "target": target,
-                "progress": ({"bytes": done, "total": total} if self._upload_active
-                             else None),
-                "errors": dict(self._upload_errors), "last_error": self._upload_last_error}
 
     # ------------------------------------------------------------------ commands
 
@@ -534,7 +508,7 @@ class RecordingService(Service, Recorder, RecordingFiles):
                                        force=True)
         except Exception:
             log.exception("recording %s: publishing its end failed", m.recording_id)
-        self._upload_wake.set()
+        self.uploads.wake.set()
         self.retention.wake.set()
         return {"recording_id": m.recording_id, "state": m.state, "lesson_id": m.lesson_id,
                 "duration_s": m.duration_s, "bytes": m.bytes, "dir": str(session.dir),
@@ -798,93 +772,10 @@ class RecordingService(Service, Recorder, RecordingFiles):
     def _busy(self) -> set[str]:
         """Recordings retention must not touch: the one in progress, the one uploading."""
         return {i for i in (self.session.m.recording_id if self.session else None,
-                            self._upload_active) if i}
+                            self.uploads.active) if i}
 
     async def _published_deleted(self, m: mf.Manifest, why: str) -> None:
         await self._publish_recording(None, "deleted", reason=why, m=m)
-
-    # ------------------------------------------------------------------ upload
-
-    async def _upload_loop(self) -> None:
-        from agent.recording.upload import make_uploader
-
-        up = self.cfg.upload
-        site = self.ctx.config.site
-        uploader = make_uploader(up, site.school, site.room, self._upload_count)
-        assert self.catalog is not None
-        try:
-            while True:
-                due = await asyncio.to_thread(self.catalog.upload_due, time.time())
-                for row in due:
-                    await self._upload_one(uploader, row)
-                with contextlib.suppress(TimeoutError):
-                    async with asyncio.timeout(2.0):
-                        await self._upload_wake.wait()
-                self._upload_wake.clear()
-        finally:
-            with contextlib.suppress(Exception):
-                await uploader.close()
-
-    def _upload_count(self, name: str, n: int) -> None:
-        match name:
-            case "bytes":
-                self.m_upload_bytes.inc(n)
-            case "parts_sent" | "parts_reused" | "files_skipped":
-                self.m_upload_units.labels(name).inc(n)
-
-    def _upload_progress(self, done: int, total: int) -> None:
-        self._upload_done = (done, total)
-
-    async def _upload_one(self, uploader: Uploader, row: dict[str, Any]) -> None:
-        """One attempt at one recording; every failure is recorded and retried later."""
-        from agent.recording.upload import UploadError
-
-        assert self.catalog is not None
-        up = self.cfg.upload
-        self._upload_active = row["id"]
-        self._upload_done = (0, 0)
-        attempts = int(row["upload_attempts"] or 0)
-        await asyncio.to_thread(self.catalog.update, row["id"], upload_state="uploading")
-        try:
-            sent = await uploader.upload_recording(self.root, row["path"],
-                                                   self._upload_progress)
-        except Exception as e:  # every failure is retried later, never fatal
-            if isinstance(e, UploadError):
-                kind = e.kind
-            elif isinstance(e, OSError):
-                kind = "local"
-            else:
-                kind = "server"
-                log.exception("upload of %s failed", row["id"])
-            why = f"{kind}: {str(e) or type(e).__name__}"
-            delay = min(up.retry_max_s, up.retry_min_s * 2 ** min(attempts, 16))
-            await asyncio.to_thread(
-                self.catalog.update, row["id"], upload_state="failed",
-                upload_reason=why[:300], upload_attempts=attempts + 1,
-                upload_next=time.time() + delay,
-            )
-            self.m_uploads.labels("failed").inc()
-            self.m_upload_errors.labels(kind).inc()
-            self._upload_errors[kind] = self._upload_errors.get(kind, 0) + 1
-            self._upload_last_error = {"recording_id": row["id"], "kind": kind,
-                                       "reason": why[:300],
-                                       "at": self.ctx.clock.now().astimezone(UTC).isoformat()}
-            log.warning("upload of %s failed (%s); retry in %.1f s; local files kept",
-                        row["id"], why, delay)
-            return
-        finally:
-            self._upload_active = None
-        await asyncio.to_thread(
-            self.catalog.update, row["id"], upload_state="uploaded", upload_reason="",
-            upload_attempts=attempts + 1, uploaded_bytes=sent, upload_next=0.0,
-        )
-        self.m_uploads.labels("ok").inc()
-        log.info("recording %s uploaded and verified (%d bytes)", row["id"], sent)
-        if up.delete_after_upload:  # only now: every file's server copy was verified
-            fresh = await asyncio.to_thread(self.catalog.get, row["id"])
-            if fresh:
-                await self.retention.delete(fresh, Why(DeleteReason.UPLOADED,
-                                                       "uploaded; delete_after_upload is on"))
 
     # ------------------------------------------------------------------ crash recovery
 
