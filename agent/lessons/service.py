@@ -24,19 +24,17 @@ from zoneinfo import ZoneInfo
 import msgspec
 
 from agent.commands import CommandError, NoArgs
-from agent.events import DeviceState, Event, LessonSummary
+from agent.events import DeviceState, Event, LessonSummary, UsageDaily
 from agent.interfaces import ClassTablets, LivePusher, PanelHooks, Recorder
-from agent.lessons import rollup
+from agent.lessons.reports import UsageReports
 from agent.lessons.rule import compile_rule
 from agent.lessons.signals import panel_signal, to_signal
 from agent.lessons.store import LessonRow, LessonStore
 from agent.lessons.summary import summarize
-from agent.lessons.timetable import PlannedLesson, Timetable, build, parse_hhmm
+from agent.lessons.timetable import PlannedLesson, Timetable, build
 from agent.runtime.service import AgentContext, Service
 
 log = logging.getLogger(__name__)
-
-USAGE_CATCHUP_DAYS = 7
 
 
 class ExtendArgs(msgspec.Struct, forbid_unknown_fields=True):
@@ -84,6 +82,8 @@ class LessonService(Service):
         self.timetable: Timetable | None = build(ctx.config)
         self.tz = self.timetable.tz if self.timetable else ZoneInfo(ctx.config.site.timezone)
         self.rule = compile_rule(self.cfg.smart_use)
+        self.reports = UsageReports(self.cfg, self.timetable, self.tz, ctx.clock, ctx.bus,
+                                    ctx.metrics)
         self.store: LessonStore | None = None
         self.current: _Live | None = None
         self._pending: deque[tuple[float, datetime, str, dict[str, Any]]] = deque()
@@ -96,9 +96,7 @@ class LessonService(Service):
         self._closed: set[str] = set()
         self._closing = False
         self._last_checkpoint = 0.0
-        self._last_usage_check: float | None = None
         self._started_wall: datetime | None = None
-        self._pruned: date | None = None
         # (mono, wall) read together at the start of the last step: the instant it acted on
         self._prev_step: tuple[float, datetime] | None = None
         self._lock = asyncio.Lock()  # one transition at a time (loop vs commands)
@@ -119,7 +117,6 @@ class LessonService(Service):
         self._m_autorec = m.counter(
             "classroom_lessons_autorecord_total", "Scheduled recording actions", ["outcome"]
         )
-        self._m_usage = m.counter("classroom_lessons_usage_daily_total", "UsageDaily published")
         self._m_revisions = m.counter(
             "classroom_lessons_revisions_total",
             "Lesson summaries sent again as a new revision (showcase marked later)",
@@ -134,7 +131,7 @@ class LessonService(Service):
     async def start(self) -> None:
         self._started_wall = self.ctx.clock.now()
         path = self.ctx.config.data_dir / "lessons.sqlite"
-        self.store = await asyncio.to_thread(LessonStore, path)
+        self.store = self.reports.store = await asyncio.to_thread(LessonStore, path)
         if not self._listening:
             self.ctx.bus.add_listener(self._on_event)
             self._listening = True
@@ -183,7 +180,7 @@ class LessonService(Service):
         if live is not None:
             await self._checkpoint(force=True)
         await asyncio.to_thread(self.store.close)
-        self.store = None
+        self.store = self.reports.store = None
 
     # ------------------------------------------------------------------ signals
 
@@ -285,7 +282,7 @@ class LessonService(Service):
         if live is not None and live.plan is not None and live.plan.live:
             await self._timetable_live(live, now)
         await self._checkpoint()
-        await self._maybe_publish_usage(now)
+        await self.reports.maybe_publish(now)
         self._prev_step = (mono, now)
 
     def _crossing(self, live: _Live, mono: float, now: datetime, end: datetime) -> float:
@@ -771,81 +768,6 @@ class LessonService(Service):
             log.exception("tablets end_lesson/lesson_tally failed")
         return out
 
-    # ------------------------------------------------------------------ usage rollups
-
-    async def _maybe_publish_usage(self, now: datetime) -> None:
-        mono = self.ctx.clock.monotonic()
-        if self._last_usage_check is not None and mono - self._last_usage_check < 60:
-            return
-        self._last_usage_check = mono
-        assert self.store is not None
-        local = now.astimezone(self.tz)
-        today = local.date()
-        since = (today - timedelta(days=USAGE_CATCHUP_DAYS)).isoformat()
-        counts = await asyncio.to_thread(self.store.lesson_counts, since)
-        due = {d for d in map(date.fromisoformat, counts) if d < today}
-        if local.time() >= parse_hhmm(self.cfg.daily_report_time):
-            school_day = self.timetable is not None and self.timetable.day_plan(today) is not None
-            if school_day or today.isoformat() in counts:
-                due.add(today)
-        for d in sorted(due):
-            lessons = counts.get(d.isoformat(), 0)
-            sent = await asyncio.to_thread(self.store.usage_sent, d.isoformat())
-            if sent is not None and lessons <= sent[0]:
-                continue
-            # a lesson closed after that day's message (late ad-hoc lesson, or one running
-            # past daily_report_time): the day goes out again, as the next revision
-            event = await self.usage_daily(d)
-            event.revision = 0 if sent is None else sent[1] + 1
-            await self.ctx.bus.publish(event)
-            await asyncio.to_thread(self.store.mark_usage_sent, d.isoformat(), now, lessons,
-                                    event.revision)
-            self._m_usage.inc()
-        if self.cfg.keep_days and self._pruned != today:
-            self._pruned = today
-            cutoff = (today - timedelta(days=self.cfg.keep_days)).isoformat()
-            await asyncio.to_thread(self.store.prune, cutoff)
-
-    def _roster(self, class_id: str) -> int | None:
-        return self.timetable.roster_size(class_id) if self.timetable else None
-
-    async def _homework_usage(self, first: date, last: date) -> tuple[list[Any], list[Any]]:
-        """(per class and subject, records) of the homework between the dates."""
-        assert self.store is not None
-        a, b = first.isoformat(), last.isoformat()
-        rows = await asyncio.to_thread(self.store.homework, a, b)
-        subs = await asyncio.to_thread(self.store.submissions_for, a, b)
-        return rollup.homework_usage(rows, subs, self._roster), rows
-
-    async def usage_daily(self, d: date) -> Any:
-        assert self.store is not None
-        monday = d - timedelta(days=d.weekday())
-        week = await asyncio.to_thread(self.store.summaries, monday.isoformat(), d.isoformat())
-        day = [s for s in week if s.get("date") == d.isoformat()]
-        ev = rollup.daily(d, day, week)
-        ev.homework = (await self._homework_usage(d, d))[0]
-        ev.week_homework = (await self._homework_usage(monday, d))[0]
-        ev.subjects = rollup.add_homework(ev.subjects, ev.homework)
-        ev.week_subjects = rollup.add_homework(ev.week_subjects, ev.week_homework)
-        tt = self.timetable
-        if tt is not None:
-            ev.school_day = tt.school_day(d)
-            term = tt.term_of(d)
-            if term is not None:
-                name, first, _last = term
-                ev.term, ev.school_week = name, tt.school_week(d)
-                sums = await asyncio.to_thread(self.store.summaries, first.isoformat(),
-                                               d.isoformat())
-                ev.term_homework = (await self._homework_usage(first, d))[0]
-                ev.term_subjects = rollup.add_homework(rollup.by_subject(sums),
-                                                       ev.term_homework)
-                weeks = tt.school_weeks(first, d)
-                recorded = {rollup.monday_of(s["date"]) for s in sums if rollup.recorded(s)}
-                ev.term_school_weeks = len(weeks)
-                ev.term_weeks_recording_room_used = sum(1 for w in weeks if w in recorded)
-        ev.ts = self.ctx.clock.now()
-        return ev
-
     # ------------------------------------------------------------------ commands / API
 
     async def _cmd_extend(self, args: ExtendArgs) -> dict[str, Any]:
@@ -951,45 +873,17 @@ class LessonService(Service):
         return await asyncio.to_thread(self.store.summaries, None, None, limit)
 
     async def usage(self, first: date, last: date) -> dict[str, Any]:
-        if self.store is None:
-            return rollup.usage_report(first, last, [])
-        items = await asyncio.to_thread(self.store.summaries, first.isoformat(), last.isoformat())
-        _hw, rows = await self._homework_usage(first, last)
-        subs = await asyncio.to_thread(self.store.submissions_for, first.isoformat(),
-                                       last.isoformat())
-        tt = self.timetable
-        return rollup.usage_report(first, last, items, rows, subs, self._roster,
-                                   tt.school_week if tt is not None else None)
+        return await self.reports.usage(first, last)
+
+    async def usage_daily(self, d: date) -> UsageDaily:
+        return await self.reports.usage_daily(d)
 
     def term_names(self) -> list[str]:
-        return [t[0] for t in self.timetable.terms()] if self.timetable else []
+        return self.reports.term_names()
 
     async def term_usage(self, name: str) -> dict[str, Any] | None:
-        """/api/usage?term=NAME: the term from its first day up to today (or its last
-        day), by day and ISO week (with the school-week number), plus the term's school
-        weeks and in how many of them the recording room was used. None: no such term."""
-        tt = self.timetable
-        term = tt.term_named(name) if tt is not None else None
-        if term is None or tt is None:
-            return None
-        _name, first, end = term
-        last = max(first, min(end, self.today()))
-        doc = await self.usage(first, last)
-        weeks = tt.school_weeks(first, last)
-        items = await asyncio.to_thread(self.store.summaries, first.isoformat(),
-                                        last.isoformat()) if self.store else []
-        used = {rollup.monday_of(s["date"]) for s in items if rollup.recorded(s)}
-        doc["term"] = {
-            "name": name,
-            "start": first.isoformat(),
-            "end": end.isoformat(),
-            "school_days": sum(1 for i in range((last - first).days + 1)
-                               if tt.school_day(first + timedelta(days=i))),
-            "school_weeks": len(weeks),
-            "weeks_recording_room_used": sum(1 for w in weeks if w in used),
-            "recording_room_used_every_week": bool(weeks) and all(w in used for w in weeks),
-        }
-        return doc
+        """/api/usage?term=NAME (reports.py)."""
+        return await self.reports.term_usage(name, self.today())
 
     def today(self) -> date:
         return self.ctx.clock.now().astimezone(self.tz).date()
