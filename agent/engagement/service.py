@@ -329,10 +329,9 @@ class EngagementService(Service):
         await asyncio.to_thread(self._halt)
 
     def _lesson_id(self) -> str | None:
+        # the lessons service keeps its current lesson (a dict) or None in the state
         lesson = self.ctx.state.get("lesson")
-        if isinstance(lesson, dict):
-            return lesson.get("lesson_id")
-        return getattr(lesson, "lesson_id", None)
+        return lesson.get("lesson_id") if isinstance(lesson, dict) else None
 
     def fps(self) -> float:
         if len(self._times) < 2:
