@@ -9,6 +9,10 @@ is ``{date}-{period}``, so a wall-clock step can close a lesson early or late, b
 splits it or opens it twice; a restart finds the open lesson in SQLite and resumes it.
 """
 
+# ctx.service(Protocol) looks services up by their protocol in agent/interfaces.py; mypy
+# only lets concrete classes stand for type[T] (python/mypy#4717)
+# mypy: disable-error-code="type-abstract"
+
 from __future__ import annotations
 
 import asyncio

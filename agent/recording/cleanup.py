@@ -82,7 +82,7 @@ class Retention:
         busy = self._busy()
         rows = [r for r in await asyncio.to_thread(self.catalog.deletion_candidates)
                 if r["id"] not in busy]
-        todo: list[tuple[dict, Why]] = []
+        todo: list[tuple[dict[str, Any], Why]] = []
         if self.cfg.max_age_days > 0:
             now = self.clock.now().astimezone(UTC)  # started is stored as UTC ISO text
             cutoff = (now - timedelta(days=self.cfg.max_age_days)).isoformat()
