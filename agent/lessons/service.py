@@ -1,5 +1,6 @@
 """The lessons service: knows the current lesson, attributes every signal to it, runs
-scheduled recordings, and writes one summary per lesson (SQLite, then the bus).
+scheduled recordings, and writes one summary per lesson (SQLite, then the bus). What it
+asks of the other services is in peers.py; the usage reports are in reports.py.
 
 Time: schedule decisions use the wall clock (``ctx.clock.now()``, UTC, converted to the
 room's zone by the timetable); everything measured inside a lesson uses the lesson's own
@@ -8,10 +9,6 @@ is opened (or resumed) and then advanced by ``ctx.clock.monotonic()``. A lesson'
 is ``{date}-{period}``, so a wall-clock step can close a lesson early or late, but never
 splits it or opens it twice; a restart finds the open lesson in SQLite and resumes it.
 """
-
-# ctx.service(Protocol) looks services up by their protocol in agent/interfaces.py; mypy
-# only lets concrete classes stand for type[T] (python/mypy#4717)
-# mypy: disable-error-code="type-abstract"
 
 from __future__ import annotations
 
@@ -22,14 +19,14 @@ import re
 from collections import deque
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from typing import Any, Literal
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import msgspec
 
 from agent.commands import CommandError, NoArgs
 from agent.events import DeviceState, Event, LessonSummary, UsageDaily
-from agent.interfaces import ClassTablets, LivePusher, PanelHooks, Recorder
+from agent.lessons.peers import Peers
 from agent.lessons.reports import UsageReports
 from agent.lessons.rule import compile_rule
 from agent.lessons.signals import panel_signal, to_signal
@@ -86,6 +83,7 @@ class LessonService(Service):
         self.timetable: Timetable | None = build(ctx.config)
         self.tz = self.timetable.tz if self.timetable else ZoneInfo(ctx.config.site.timezone)
         self.rule = compile_rule(self.cfg.smart_use)
+        self.peers = Peers(ctx, self.timetable, self.tz, ctx.metrics)
         self.reports = UsageReports(self.cfg, self.timetable, self.tz, ctx.clock, ctx.bus,
                                     ctx.metrics)
         self.store: LessonStore | None = None
@@ -117,9 +115,6 @@ class LessonService(Service):
             "classroom_lessons_signals_unattributed_total",
             "Signals that arrived while no lesson was open",
             ["kind"],
-        )
-        self._m_autorec = m.counter(
-            "classroom_lessons_autorecord_total", "Scheduled recording actions", ["outcome"]
         )
         self._m_revisions = m.counter(
             "classroom_lessons_revisions_total",
@@ -282,9 +277,10 @@ class LessonService(Service):
             if live.row.autorec == "none" and self._rec_active:
                 live.row.autorec = "teacher"  # already recording (teacher was first): keep it
             elif live.row.autorec == "none":
-                await self._start_recording(live)
+                await self.peers.start_recording(live.row)
         if live is not None and live.plan is not None and live.plan.live:
-            await self._timetable_live(live, now)
+            live.autolive = await self.peers.timetable_live(live.plan, live.row,
+                                                            live.autolive, now)
         await self._checkpoint()
         await self.reports.maybe_publish(now)
         self._prev_step = (mono, now)
@@ -420,8 +416,8 @@ class LessonService(Service):
         self.current = live
         self._snapshot_signals(live, live.anchor_offset)
         log.info("lesson %s opened (%s %s)", row.lesson_id, row.subject, row.class_id)
-        await self._notify_tablets(live)
-        self._panel_hook(live, start=True)
+        self.peers.notify_tablets(live.row)
+        self.peers.panel_hook(live.plan, start=True)
         self._publish_state()
 
     def _open_adhoc(self, mono: float, wall: datetime, rec: dict[str, Any]) -> None:
@@ -449,7 +445,7 @@ class LessonService(Service):
         self.current = _Live(row, None, mono, 0.0, stored=False)
         self._snapshot_signals(self.current, 0.0)
         log.info("ad-hoc lesson %s opened by a recording", lid)
-        self._panel_hook(self.current, start=True)
+        self.peers.panel_hook(self.current.plan, start=True)
         self._publish_state()
 
     async def _close(self, ended_by: str, at: float | None = None) -> None:
@@ -460,9 +456,9 @@ class LessonService(Service):
         self._closing = True
         try:
             if live.autolive == "started":
-                await self._call_live(live, "stop_live")
+                live.autolive = await self.peers.call_live("stop_live")
             if live.row.autorec == "started":
-                await self._stop_recording(live)
+                await self.peers.stop_recording(live.row)
             await asyncio.sleep(0)  # let events published by stop() be stamped
             self._drain()
             await self._apply_records()
@@ -472,7 +468,7 @@ class LessonService(Service):
                 # never longer than planned: a late wake-up or a clock step back must not
                 # stretch it (no signal is lost: they are clipped to the window)
                 end = min(end, length)
-            for kind, data in await self._tablet_tally(live):
+            for kind, data in self.peers.tablet_tally(live.row.lesson_id):
                 live.add(end, kind, data)
             await self._checkpoint(force=True)
             signals = await asyncio.to_thread(self.store.signals, live.row.lesson_id)
@@ -506,7 +502,7 @@ class LessonService(Service):
                 summary.minutes,
                 summary.smart_classroom_use,
             )
-            self._panel_hook(live, start=False)
+            self.peers.panel_hook(live.plan, start=False)
             await self._publish(doc)
         finally:
             self._closing = False
@@ -579,7 +575,7 @@ class LessonService(Service):
             return
         if not live.stored:
             await self._insert_adhoc(live)
-            await self._notify_tablets(live)
+            self.peers.notify_tablets(live.row)
         if not force and not live.buffer and mono - self._last_checkpoint < self.cfg.tick_s:
             return
         lid = live.row.lesson_id
@@ -639,8 +635,8 @@ class LessonService(Service):
                 self.current = live
                 self._snapshot_signals(live, offset)
                 log.info("lesson %s resumed after a restart", row.lesson_id)
-                await self._notify_tablets(live)
-                self._panel_hook(live, start=True, switch_on=False)
+                self.peers.notify_tablets(live.row)
+                self.peers.panel_hook(live.plan, start=True, switch_on=False)
             else:
                 if row.autorec == "started":
                     row.autorec = "done"  # the recorder stopped when we did
@@ -648,129 +644,6 @@ class LessonService(Service):
                 length = self.current.window_len(pre, post)
                 end = row.last_alive_s if length is None else min(row.last_alive_s, length)
                 await self._close("schedule" if plan else "idle", at=end)
-
-    # ------------------------------------------------------------------ other services
-
-    async def _start_recording(self, live: _Live) -> None:
-        row = live.row
-        title = row.title or " ".join(x for x in (row.subject, row.class_id, row.period) if x)
-        args = {
-            "title": title,
-            "subject": row.subject,
-            "lesson_id": row.lesson_id,
-            "teacher": row.teacher,
-            "trigger": "timetable",
-        }
-        ok = await self._call_recorder("start", args)
-        row.autorec = "started" if ok else "failed"
-        self._m_autorec.labels("started" if ok else "start_failed").inc()
-
-    async def _stop_recording(self, live: _Live) -> None:
-        ok = await self._call_recorder("stop", {"trigger": "timetable"})
-        live.row.autorec = "done"
-        self._m_autorec.labels("stopped" if ok else "stop_failed").inc()
-
-    async def _timetable_live(self, live: _Live, now: datetime) -> None:
-        """A ``live = true`` period is pushed live from its start to its (extended) end."""
-        assert live.plan is not None
-        proper_end = live.plan.end + timedelta(seconds=live.row.extend_s)
-        if live.autolive == "none" and live.plan.start <= now < proper_end:
-            await self._call_live(live, "start_live")
-        elif live.autolive == "started" and now >= proper_end:
-            await self._call_live(live, "stop_live")
-
-    async def _call_live(self, live: _Live, method: Literal["start_live", "stop_live"]) -> None:
-        svc = self.ctx.service(LivePusher)
-        starting = method == "start_live"
-        if svc is None:
-            log.warning("no live service: timetabled %s skipped", method)
-            live.autolive = "failed" if starting else "done"
-            return
-        try:
-            if starting:
-                await svc.start_live(trigger="timetable")
-            else:
-                await svc.stop_live(trigger="timetable")
-            live.autolive = "started" if starting else "done"
-        except CommandError as e:
-            # already live: the teacher was first, and keeps it (never stopped by us)
-            live.autolive = "teacher" if e.code == "already_live" else (
-                "failed" if starting else "done")
-            log.warning("timetabled %s refused: %s", method, e)
-        except Exception:
-            log.exception("timetabled %s failed", method)
-            live.autolive = "failed" if starting else "done"
-
-    async def _call_recorder(self, what: Literal["start", "stop"], args: dict[str, Any]) -> bool:
-        """Through the recording service (works offline: it is local)."""
-        command = f"record/{what}"
-        svc = self.ctx.service(Recorder)
-        if svc is None:
-            log.warning("no recording service: %s skipped", command)
-            return False
-        try:
-            if what == "start":
-                await svc.start_recording(**args)
-            else:
-                await svc.stop_recording(**args)
-            return True
-        except CommandError as e:
-            log.warning("%s refused: %s", command, e)
-        except Exception:
-            log.exception("%s failed", command)
-        return False
-
-    def _panel_hook(self, live: _Live, start: bool, switch_on: bool = True) -> None:
-        """Panel automation (power on at lesson start, off after the day's last one). Every
-        running lesson is announced, ad-hoc and resumed ones too, so ``idle_off_min`` never
-        switches the panel off mid-lesson; only a timetabled start switches it on."""
-        svc = self.ctx.service(PanelHooks)
-        if svc is None:
-            return
-        try:
-            if start:
-                # ad-hoc lessons begin with the panel already in use
-                svc.on_lesson_start(switch_on=switch_on and live.plan is not None)
-            else:
-                now = self.ctx.clock.now()
-                day = live.plan.date if live.plan else now.astimezone(self.tz).date()
-                rest = [
-                    p
-                    for p in (self.timetable.lessons_on(day) if self.timetable else [])
-                    if p.start > now
-                ]
-                svc.on_lesson_end(last=not rest)
-        except Exception:
-            log.exception("panel lesson hook failed")
-
-    async def _notify_tablets(self, live: _Live) -> None:
-        svc = self.ctx.service(ClassTablets)
-        if svc is None:
-            return
-        try:
-            r = live.row
-            # tablets count late check-ins from the lesson proper, not the pre-roll
-            start = r.scheduled_start or (r.origin + timedelta(seconds=r.begin_s))
-            svc.set_lesson(r.lesson_id, start, r.class_id)
-        except Exception:
-            log.exception("tablets set_lesson failed")
-
-    async def _tablet_tally(self, live: _Live) -> list[tuple[str, dict[str, Any]]]:
-        """End the tablets' lesson: its final attendance and its counters, as signals."""
-        svc = self.ctx.service(ClassTablets)
-        if svc is None:
-            return []
-        out: list[tuple[str, dict[str, Any]]] = []
-        lid = live.row.lesson_id
-        try:
-            if (att := svc.end_lesson(lid)) is not None and (sig := to_signal(att)):
-                out.append(sig)
-            if (res := svc.lesson_tally(lid)) is not None:
-                out.append(("tally", {k: res.get(k) for k in
-                                      ("tablets_active", "checkins", "answers", "hands")}))
-        except Exception:
-            log.exception("tablets end_lesson/lesson_tally failed")
-        return out
 
     # ------------------------------------------------------------------ commands / API
 
