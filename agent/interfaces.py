@@ -15,12 +15,14 @@ it in the service that provides them, and look it up with ``ctx.service(Protocol
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 if TYPE_CHECKING:
     from agent.events import AttendanceEvent
+    from agent.recording.capture import PacketTap
 
 
 @runtime_checkable
@@ -37,6 +39,32 @@ class Recorder(Protocol):
 
     async def stop_recording(self, trigger: str = "api", reason: str = "") -> dict[str, Any]:
         """Stop the recording in progress; CommandError when idle."""
+        ...
+
+
+@dataclass(frozen=True)
+class RecordingNow:
+    """The recording in progress, as another service sees it."""
+
+    recording_id: str
+    lesson_id: str
+    cameras: frozenset[str]
+
+
+@runtime_checkable
+class CameraTaps(Recorder, Protocol):
+    """The live push rides on the recording's camera connections: it starts a recording
+    when none runs and taps one camera's packets."""
+
+    def recording_now(self) -> RecordingNow | None:
+        """The recording in progress, None when idle."""
+        ...
+
+    def set_tap(self, camera: str, tap: PacketTap | None,
+                replacing: PacketTap | None = None) -> bool:
+        """Hand ``camera``'s packets of the recording in progress to ``tap`` (None: to
+        nobody). With ``replacing``, only if that tap still has them. False: nothing
+        changed (idle, camera not recorded, or another tap meanwhile)."""
         ...
 
 

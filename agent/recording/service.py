@@ -27,9 +27,9 @@ import msgspec
 from agent.commands import CommandError
 from agent.config import CameraConfig, read_secret
 from agent.events import DeviceFault, DeviceState, RecordingEvent, ShowcaseEvent
-from agent.interfaces import Recorder, RecordingFiles
+from agent.interfaces import CameraTaps, RecordingFiles, RecordingNow
 from agent.recording import manifest as mf
-from agent.recording.capture import CameraCapture, CaptureEvent
+from agent.recording.capture import CameraCapture, CaptureEvent, PacketTap
 from agent.recording.catalog import Catalog
 from agent.recording.cleanup import Retention
 from agent.recording.quality import quality_values
@@ -94,7 +94,7 @@ FINAL_RESERVE_S = 4.0
 EVENTS_SETTLE_S = 5.0
 
 
-class RecordingService(Service, Recorder, RecordingFiles):
+class RecordingService(Service, CameraTaps, RecordingFiles):
     name = "recording"
     capabilities = ("recording", "cameras")
     stop_timeout_s: ClassVar[float | None] = STOP_TIMEOUT_S
@@ -253,6 +253,21 @@ class RecordingService(Service, Recorder, RecordingFiles):
                 teacher = teacher or lesson.get("teacher") or ""
             return await self._begin(title or "", subject or "", lesson_id, teacher or "",
                                      trigger or "api", chosen)
+
+    def recording_now(self) -> RecordingNow | None:
+        s = self.session
+        if s is None:
+            return None
+        return RecordingNow(s.m.recording_id, s.m.lesson_id, frozenset(s.captures))
+
+    def set_tap(self, camera: str, tap: PacketTap | None,
+                replacing: PacketTap | None = None) -> bool:
+        s = self.session
+        cap = s.captures.get(camera) if s is not None else None
+        if cap is None or (replacing is not None and cap.tap is not replacing):
+            return False
+        cap.tap = tap
+        return True
 
     async def stop_recording(self, trigger: str = "api", reason: str = "") -> dict[str, Any]:
         """Stop the recording in progress; CommandError when idle."""
