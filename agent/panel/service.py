@@ -47,6 +47,7 @@ import msgspec
 from agent.commands import CommandError
 from agent.config import PanelConfig, read_secret
 from agent.events import DeviceFault, DeviceState
+from agent.interfaces import PanelHooks
 from agent.panel.automation import AutomationPolicy
 from agent.panel.usage import UsageTracker
 from agent.runtime.service import AgentContext, Service
@@ -121,7 +122,7 @@ class _Panel:
         return a
 
 
-class PanelService(Service):
+class PanelService(Service, PanelHooks):
     name = "panels"
     capabilities = ("panel",)
 
