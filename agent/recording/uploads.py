@@ -20,7 +20,7 @@ from agent.metrics import Metrics
 from agent.recording.catalog import Catalog
 from agent.recording.cleanup import Retention
 from agent.recording.retention import DeleteReason, Why
-from drivers.camera.redact import redact
+from drivers.redact import redact
 
 if TYPE_CHECKING:
     from agent.recording.upload import ErrorKind, Uploader
