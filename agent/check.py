@@ -7,10 +7,11 @@ import asyncio
 import sys
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from urllib.parse import unquote, urlsplit
 
 import aiomqtt
 
-from agent.config import Config, read_secret
+from agent.config import CameraConfig, Config, PanelConfig, read_secret
 
 
 @dataclass
@@ -26,8 +27,8 @@ ProbeFn = Callable[[Config, float], Awaitable[list[Probe]]]
 async def probe_broker(cfg: Config, timeout: float) -> list[Probe]:
     if not cfg.mqtt.url:
         return [Probe("mqtt", True, "no mqtt.url: uplink disabled, data stays queued")]
-    from urllib.parse import unquote, urlsplit
 
+    # lazy: each probe loads only its own part (paho for the broker)
     from agent.uplink.mqtt import _tls_context, client_id
 
     u = urlsplit(cfg.mqtt.url)
@@ -61,10 +62,11 @@ async def probe_panels(cfg: Config, timeout: float) -> list[Probe]:
     """Each panel: connect and complete one poll, as the agent would."""
     if not cfg.panels:
         return []
+    # lazy: each probe loads only its own part (the panel drivers)
     from agent.panel.service import spec_from_config
     from drivers.panel.device import PanelDevice
 
-    async def one(pc) -> Probe:
+    async def one(pc: PanelConfig) -> Probe:
         dev = PanelDevice(spec_from_config(pc))
         settled = asyncio.Event()
         dev.add_listener(lambda d: settled.set() if d.status != "offline"
@@ -92,10 +94,12 @@ async def probe_cameras(cfg: Config, timeout: float) -> list[Probe]:
     """Each camera: open the stream and read what it carries (no recording)."""
     if not cfg.cameras:
         return []
+    # lazy: each probe loads only its own part (PyAV for cameras)
     from agent.recording.service import source_options
-    from drivers.camera.source import SourceError, probe, redact
+    from drivers.camera.source import SourceError, probe
+    from drivers.redact import redact
 
-    async def one(cam) -> Probe:
+    async def one(cam: CameraConfig) -> Probe:
         opts = source_options(cam, cfg.recording.stall_s)
         try:
             async with asyncio.timeout(timeout + 5):

@@ -21,7 +21,7 @@ class ConfigError(Exception):
     """A configuration problem, worded as one line per problem for the operator."""
 
     def __init__(self, problems: list[str] | str) -> None:
-        from drivers.camera.redact import redact_text  # problems are printed and logged
+        from drivers.redact import redact_text  # problems are printed and logged
 
         problems = [problems] if isinstance(problems, str) else list(problems)
         self.problems = [redact_text(p) for p in problems]  # never a URL's password
@@ -410,7 +410,7 @@ def _lookup(data: Any, path: str) -> Any:
     return cur
 
 
-def _explain(err: msgspec.ValidationError, data: dict[str, Any]) -> str:
+def explain_validation(err: msgspec.ValidationError, data: dict[str, Any]) -> str:
     msg = str(err)
     m = _PATH_RE.search(msg)
     path = _key_path(m.group("path")) if m else ""
@@ -439,7 +439,7 @@ def _check_semantics(cfg: Config) -> list[str]:
                 "(it is part of MQTT topics)"
             )
     if cfg.mqtt.url:
-        from drivers.camera.redact import redact  # problems are printed and logged
+        from drivers.redact import redact  # problems are printed and logged
 
         u = urlsplit(cfg.mqtt.url)
         shown = redact(cfg.mqtt.url)
@@ -510,7 +510,7 @@ def from_dict(data: dict[str, Any]) -> Config:
     try:
         cfg = msgspec.convert(data, Config, strict=True)
     except msgspec.ValidationError as err:
-        raise ConfigError(_explain(err, data)) from None
+        raise ConfigError(explain_validation(err, data)) from None
     problems = _check_semantics(cfg)
     if problems:
         raise ConfigError(problems)
@@ -519,6 +519,11 @@ def from_dict(data: dict[str, Any]) -> Config:
 
 def load(path: str | Path) -> Config:
     """Read and validate one TOML config file; raises ConfigError."""
+    return from_dict(read_toml(path))
+
+
+def read_toml(path: str | Path) -> dict[str, Any]:
+    """One TOML file as data; unreadable, non-UTF-8 or bad TOML is a ConfigError."""
     p = Path(path)
     try:
         text = p.read_text(encoding="utf-8")
@@ -530,7 +535,7 @@ def load(path: str | Path) -> Config:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
         raise ConfigError(f"{p}: TOML syntax error: {e}") from None
-    return from_dict(data)
+    return data
 
 
 def read_secret(value: str | None, file: str | None) -> str | None:

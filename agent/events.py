@@ -96,8 +96,10 @@ class EngagementWindow(Event, kw_only=True):
     """Aggregate engagement numbers for one analysis window of one camera (``engagement``).
 
     Only numbers: no image, no face crop, no per-person data ever leaves the engagement
-    component. ``ts`` is the window end. ``head_up_rate`` is heads looking up divided by
-    heads seen, averaged over the window's frames (None when no head was seen).
+    component. ``ts`` is the window end. ``head_count_*`` count people, not
+    faces: a student whose face cannot be read (bowed, turned) still counts where they were
+    seen. ``head_up_rate`` is people looking up divided by people counted, averaged over the
+    window's frames (None when nobody was counted).
     ``hands_raised`` is the median over the window of people holding a hand up (None when
     hand-raise detection is off). ``fps`` is frames actually analysed per second.
     """

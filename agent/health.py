@@ -17,7 +17,7 @@ from agent.runtime.service import AgentContext, Service
 def read_temperature() -> float | None:
     """The hottest CPU-ish sensor, where the platform exposes one."""
     try:
-        sensors = psutil.sensors_temperatures()  # type: ignore[attr-defined]
+        sensors = psutil.sensors_temperatures()  # absent on some platforms: AttributeError
     except (AttributeError, OSError):
         return None
     temps = [t.current for entries in sensors.values() for t in entries if t.current]

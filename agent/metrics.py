@@ -7,22 +7,25 @@ Every "clear error and a counter" in the agent is one of these.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any, TypeVar
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.exposition import generate_latest
+
+M = TypeVar("M", Counter, Gauge, Histogram)
 
 
 class Metrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
-        self._made: dict[str, object] = {}
+        self._made: dict[str, Counter | Gauge | Histogram] = {}
 
-    def _get(self, cls: type, name: str, doc: str, labels: Sequence[str], **kw: object):
+    def _get(self, cls: type[M], name: str, doc: str, labels: Sequence[str], **kw: Any) -> M:
         m = self._made.get(name)
         if m is None:
             m = cls(name, doc, list(labels), registry=self.registry, **kw)
             self._made[name] = m
-        return m
+        return m  # type: ignore[return-value]  # one name, one kind: callers agree on it
 
     def counter(self, name: str, doc: str, labels: Sequence[str] = ()) -> Counter:
         return self._get(Counter, name, doc, labels)

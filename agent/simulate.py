@@ -18,7 +18,7 @@ SIMULATORS: list[str] = [
 ]
 
 
-def add_parser(subparsers: argparse._SubParsersAction) -> None:
+def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = subparsers.add_parser("simulate", help="run a device emulator on its own",
                               description=__doc__.splitlines()[0])
     sub = p.add_subparsers(dest="simulator", required=True, metavar="DEVICE")

@@ -6,22 +6,31 @@ import argparse
 import asyncio
 import logging
 import signal
+import socket
 import sys
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
 
 from district.config import ConfigError, DistrictConfig, load
+
+if TYPE_CHECKING:
+    # lazy: each subcommand loads only what it runs (psycopg, paho, aiohttp)
+    from district.store.store import Store
 
 log = logging.getLogger("district")
 
 
-def _open_store(cfg: DistrictConfig):
+def _open_store(cfg: DistrictConfig) -> Store:
+    # lazy: each subcommand loads only what it runs (psycopg, paho, aiohttp)
     from district.store.store import Store
 
     return Store.open(cfg.storage.url, cfg.terms, cfg.schools)
 
 
 async def _run(cfg: DistrictConfig) -> int:
+    # lazy: each subcommand loads only what it runs (paho)
     from district.ingest.collector import Collector
 
     try:
@@ -38,6 +47,7 @@ async def _run(cfg: DistrictConfig) -> int:
     try:
         collector.start()
         if cfg.web.listen:
+            # lazy: aiohttp loads only when the HTTP API is on
             from district.web.app import start_web
 
             runner = await start_web(cfg, store, collector)
@@ -58,6 +68,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
+    # lazy: each subcommand loads only what it runs (XlsxWriter for reports)
     from district.kpi.engine import term_report
     from district.report import render
 
@@ -90,8 +101,6 @@ def cmd_check(args: argparse.Namespace) -> int:
         print(f"storage: ok (schema {version})")
     except Exception as e:
         problems.append(f"storage.url: cannot open: {e}")
-    import socket
-    from urllib.parse import urlsplit
 
     u = urlsplit(cfg.mqtt.url)
     try:
@@ -105,13 +114,12 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 
 def cmd_simulate(args: argparse.Namespace) -> int:
+    # lazy: each subcommand loads only what it runs (paho for the simulator)
     from district.simulate.fleet import build
     from district.simulate.publish import publish
 
     start = date.fromisoformat(args.start) if args.start else None
     if start is None:
-        from datetime import timedelta
-
         start = date.today() - timedelta(days=args.days * 7 // 5 + 1)
     plan = build(args.rooms, args.schools, args.days, start, seed=args.seed,
                  prefix=args.topic_prefix, faults=not args.no_faults,
@@ -184,8 +192,9 @@ def main(argv: list[str] | None = None) -> int:
         if args.rooms < 1 or args.schools < 1 or args.days < 1 or args.schools > args.rooms:
             ap.error("--rooms, --schools, --days must be >= 1 and schools <= rooms")
     try:
-        return args.fn(args)
+        rc: int = args.fn(args)
+        return rc
     except ConfigError as e:
-        for p in e.problems:
-            print(f"config: {p}", file=sys.stderr)
+        for problem in e.problems:
+            print(f"config: {problem}", file=sys.stderr)
         return 2

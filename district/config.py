@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import re
 import socket
-import tomllib
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -18,13 +17,19 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import msgspec
 
-from agent.config import ConfigError, _explain, parse_listen  # same wording as the agent
+from agent.config import (  # same wording as the agent
+    ConfigError,
+    explain_validation,
+    parse_listen,
+    read_toml,
+)
+from agent.web.credentials import is_loopback_host, parse_hash
 
 __all__ = ["ConfigError", "DistrictConfig", "from_dict", "load"]
 
 
 class _SectionMeta(msgspec.StructMeta):
-    def __new__(mcls, name, bases, ns, **kw):
+    def __new__(mcls, name: str, bases: tuple[type, ...], ns: dict[str, Any], **kw: Any) -> Any:
         kw.setdefault("kw_only", True)
         return super().__new__(mcls, name, bases, ns, **kw)
 
@@ -179,8 +184,6 @@ def _check(cfg: DistrictConfig) -> list[str]:
         except ValueError as e:
             problems.append(f"web.listen: {e}")
         else:
-            from agent.web.credentials import is_loopback_host, parse_hash
-
             has_creds = bool(cfg.web.token or cfg.web.token_file
                              or (cfg.web.username and cfg.web.password_hash))
             if not is_loopback_host(host) and not has_creds:
@@ -222,7 +225,7 @@ def from_dict(data: dict[str, Any]) -> DistrictConfig:
     try:
         cfg = msgspec.convert(data, DistrictConfig, strict=True)
     except msgspec.ValidationError as err:
-        raise ConfigError(_explain(err, data)) from None
+        raise ConfigError(explain_validation(err, data)) from None
     problems = _check(cfg)
     if problems:
         raise ConfigError(problems)
@@ -230,15 +233,5 @@ def from_dict(data: dict[str, Any]) -> DistrictConfig:
 
 
 def load(path: str | Path) -> DistrictConfig:
-    p = Path(path)
-    try:
-        text = p.read_text(encoding="utf-8")
-    except OSError as e:
-        raise ConfigError(f"{p}: cannot read: {e.strerror or e}") from None
-    except UnicodeDecodeError:
-        raise ConfigError(f"{p}: not UTF-8 text") from None
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as e:
-        raise ConfigError(f"{p}: TOML syntax error: {e}") from None
-    return from_dict(data)
+    """Read and validate the collector's TOML file; raises ConfigError."""
+    return from_dict(read_toml(path))

@@ -55,7 +55,8 @@ class Variety:
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+        port: int = s.getsockname()[1]
+        return port
 
 
 def demo_start(weeks: int, today: date) -> tuple[date, int]:
@@ -201,7 +202,7 @@ async def run(args: Any) -> int:
     tmp = Path(tempfile.mkdtemp(prefix="district-demo-"))
     broker: Broker | None = None
     collector = store = runner = None
-    sim: asyncio.Task | None = None
+    sim: asyncio.Task[int] | None = None
     sim_stop = threading.Event()
     try:
         if args.mqtt:

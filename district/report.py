@@ -103,6 +103,7 @@ def to_csv(report: Report) -> bytes:
 
 
 def to_xlsx(report: Report) -> bytes:
+    # lazy: only the xlsx format needs XlsxWriter
     import xlsxwriter
 
     buf = io.BytesIO()
@@ -163,4 +164,5 @@ def render(report: Report, fmt: str) -> bytes:
 
 
 def as_dict(report: Report) -> dict[str, Any]:
-    return json.loads(msgspec.json.encode(report))
+    data: dict[str, Any] = json.loads(msgspec.json.encode(report))
+    return data

@@ -12,6 +12,7 @@ import hashlib
 import threading
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 MODELS_DIR = Path(__file__).resolve().parent
 
@@ -116,7 +117,7 @@ _arena_lock = threading.Lock()
 _arena_registered = False
 
 
-def _use_shared_arena(ort, opts) -> None:
+def _use_shared_arena(ort: Any, opts: Any) -> None:
     """One CPU memory arena for every session of the process instead of one each: the
     models run one after another on one worker thread, so their peaks need not add up
     (about 8 MB less RSS with all three, docs/BENCHMARKS.md)."""
@@ -131,9 +132,10 @@ def _use_shared_arena(ort, opts) -> None:
 
 
 def open_session(name: str, override: str | Path | None = None, intra_threads: int = 1,
-                 inter_threads: int = 1, providers: list[str] | None = None):
+                 inter_threads: int = 1, providers: list[str] | None = None) -> Any:
     """An onnxruntime InferenceSession for model ``name``, its I/O checked against the
     spec. Raises ModelError for a missing, corrupt or mismatching model."""
+    # lazy: onnxruntime is heavy; only engagement analysis needs it
     import onnxruntime as ort
 
     spec = MODELS[name] if name in MODELS else None

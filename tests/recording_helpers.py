@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import select
@@ -15,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from tests.conftest import free_port
+from tests.helpers.wait import wait_for as shared_wait_for
 
 SERVER = Path(__file__).with_name("rtsp_server.py")
 SYSTEM_PYTHON = "/usr/bin/python3"
@@ -84,14 +84,9 @@ def count_frames(path: Path | str) -> int:
 
 
 async def wait_for(pred: Callable[[], Any], timeout: float = 20.0, what: str = "") -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        v = pred()
-        if v:
-            return v
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what or pred}")
-        await asyncio.sleep(0.1)
+    """The shared wait (tests/helpers/wait.py), polling a little slower: these conditions
+    read files and processes."""
+    return await shared_wait_for(pred, timeout, what, interval=0.1)
 
 
 def post_json(url: str, body: bytes = b"{}") -> dict:

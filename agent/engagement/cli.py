@@ -9,8 +9,13 @@ from __future__ import annotations
 
 import argparse
 import json
+import statistics
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from agent.engagement.pipeline import Analyzer, AnalyzerSettings
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".pgm", ".ppm"}
 
@@ -19,7 +24,7 @@ class AnalyzeError(Exception):
     pass
 
 
-def add_parser(sub) -> None:
+def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     sp = sub.add_parser("analyze", help="print engagement metrics of an image or clip as JSON")
     sp.add_argument("file", help="an image (jpg, png ...) or a video clip (mp4, avi, mkv ...)")
     sp.add_argument("--fps", type=float, default=2.0,
@@ -34,10 +39,12 @@ def add_parser(sub) -> None:
     sp.set_defaults(func=cmd_analyze)
 
 
-def _settings(args: argparse.Namespace):
+def _settings(args: argparse.Namespace) -> AnalyzerSettings:
+    # lazy: OpenCV and onnxruntime load only when a command analyses
     from agent.engagement.pipeline import AnalyzerSettings
 
     if args.config:
+        # lazy: the agent's config only with --config
         from agent.config import load
         from agent.engagement.service import settings_from_config
 
@@ -52,7 +59,8 @@ def _settings(args: argparse.Namespace):
     return s
 
 
-def analyze_file(path: str, args: argparse.Namespace) -> dict:
+def analyze_file(path: str, args: argparse.Namespace) -> dict[str, Any]:
+    # lazy: OpenCV and onnxruntime load only when a command analyses
     import cv2
 
     from agent.engagement.pipeline import Analyzer
@@ -78,9 +86,8 @@ def analyze_file(path: str, args: argparse.Namespace) -> dict:
     return _analyze_clip(p, analyzer, args)
 
 
-def _analyze_clip(p: Path, analyzer, args: argparse.Namespace) -> dict:
-    import statistics
-
+def _analyze_clip(p: Path, analyzer: Analyzer, args: argparse.Namespace) -> dict[str, Any]:
+    # lazy: PyAV loads only for a clip
     import av
 
     try:
@@ -127,6 +134,7 @@ def _analyze_clip(p: Path, analyzer, args: argparse.Namespace) -> dict:
 
 
 def cmd_analyze(args: argparse.Namespace) -> int:
+    # lazy: the model registry loads only when a command analyses
     from models.registry import ModelError
 
     try:

@@ -24,6 +24,7 @@ import math
 import os
 import tempfile
 from collections.abc import AsyncIterator, Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -52,6 +53,7 @@ def default_cache_dir() -> Path:
 def clip_key(images: Sequence[Path], width: int, height: int, seconds: float, fps: int,
              students: int) -> str:
     """Digest of what the clip is made from: parameters, models and face images."""
+    # lazy: the demo's heavy parts (models, OpenCV, PyAV) load only when it runs
     from models.registry import MODELS
 
     h = hashlib.sha256()
@@ -71,6 +73,7 @@ def demo_clip(cache_dir: str | Path | None = None, width: int = 1280, height: in
 
     ``face_images`` defaults to the opencv-doc images of synth.py. Raises DemoClipError
     (nothing cached) when there are none or the clip would show too few faces."""
+    # lazy: the synthetic class (OpenCV) loads only when a clip is made
     from agent.engagement import synth
 
     images = [Path(p) for p in (face_images if face_images is not None
@@ -85,6 +88,7 @@ def demo_clip(cache_dir: str | Path | None = None, width: int = 1280, height: in
     path = d / f"engagement-demo-{width}x{height}-{students}-{key}.mp4"
     if path.is_file() and path.stat().st_size > 0:
         return path
+    # lazy: the demo's heavy parts (models, OpenCV) load only when a clip is made
     from agent.engagement.faces import FaceDetector
     from agent.engagement.synth import PoseRenderer, compose, face_bank
     from models.registry import open_session
@@ -130,6 +134,7 @@ def _drop_stale(d: Path, keep: Path) -> None:
 def _encode(path: Path, base: np.ndarray | list[np.ndarray], width: int, height: int,
             seconds: float, fps: int, split: float = 0.5) -> None:
     """H.264 clip of ``base`` swaying; with two images, the second from ``split`` on."""
+    # lazy: PyAV loads only when a clip is written
     import av
 
     bases = base if isinstance(base, list) else [base]
@@ -144,10 +149,10 @@ def _encode(path: Path, base: np.ndarray | list[np.ndarray], width: int, height:
             # the whole class sways a little: the camera sees motion, counts stay true
             dx = 6 * math.sin(2 * math.pi * i / n)
             dy = 3 * math.sin(4 * math.pi * i / n)
-            m = np.float32([[1, 0, dx], [0, 1, dy]])
+            m = np.array([[1, 0, dx], [0, 1, dy]], np.float32)
             src = bases[-1] if len(bases) > 1 and i >= split * n else bases[0]
             img = cv2.warpAffine(src, m, (width, height), borderMode=cv2.BORDER_REFLECT)
-            frame = av.VideoFrame.from_ndarray(img, format="bgr24")
+            frame = av.VideoFrame.from_ndarray(np.asarray(img, np.uint8), format="bgr24")
             for packet in stream.encode(frame):
                 out.mux(packet)
         for packet in stream.encode():
@@ -175,8 +180,8 @@ async def demo_part(data: dict[str, Any], work: Path, ctx_future: Any) -> AsyncI
 
 def _lesson_now(data: dict[str, Any]) -> bool:
     """Whether the demo's timetable (the lessons part runs first) has a lesson now."""
-    from datetime import UTC, datetime
 
+    # lazy: the lessons part loads only when the demo asks about its timetable
     from agent.config import from_dict
     from agent.lessons.timetable import build
 

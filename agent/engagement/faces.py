@@ -8,6 +8,7 @@ its smallest anchors (16/32 px at stride 8) fit such faces without upscaling.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import cv2
 import numpy as np
@@ -83,7 +84,7 @@ def _tiles(size: int, tile: int, overlap: int) -> list[int]:
 
 
 class FaceDetector:
-    def __init__(self, session, score_threshold: float = 0.6, nms_iou: float = 0.4,
+    def __init__(self, session: Any, score_threshold: float = 0.6, nms_iou: float = 0.4,
                  tile: int = 0, overlap: int = 64, min_size: float = 8.0) -> None:
         self.session = session
         self.input_name = session.get_inputs()[0].name
@@ -105,7 +106,9 @@ class FaceDetector:
     def _run(self, bgr: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         h, w = bgr.shape[:2]
         # NCHW float minus the mean in one OpenCV pass (3x faster than numpy at 1280x720)
-        x = cv2.dnn.blobFromImage(bgr, 1.0, None, _MEAN_BGR, swapRB=False, crop=False)
+        # size None keeps the input size; OpenCV's stubs only know a (w, h) size
+        x = cv2.dnn.blobFromImage(bgr, 1.0, None, _MEAN_BGR,  # type: ignore[call-overload]
+                                  swapRB=False, crop=False)
         loc, conf, landm = self.session.run(None, {self.input_name: x})
         scores = conf[0, :, 1]
         sel = np.nonzero(scores > self.score_threshold)[0]

@@ -15,10 +15,12 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
-from drivers.camera.redact import redact, scrub
+from drivers.backoff import Backoff
+from drivers.redact import redact, scrub
 
 log = logging.getLogger(__name__)
 
@@ -27,7 +29,8 @@ class FrameSourceError(Exception):
     pass
 
 
-def _open(url: str, timeout_s: float):
+def _open(url: str, timeout_s: float) -> Any:  # an av InputContainer
+    # lazy: PyAV loads with the first frame source
     import av
 
     options = {}
@@ -76,28 +79,28 @@ class FrameReader:
         self._thread.join(timeout)
 
     def _run(self) -> None:
-        backoff = 1.0
+        backoff = Backoff(1.0, 30.0)
         while not self._stop.is_set():
             try:
                 finished = self._read_once()
-                backoff = 1.0
+                backoff.reset()
                 if finished and not self.loop:
                     break
             except FrameSourceError as e:
                 self.error = str(e)
                 self.connected = False
-                log.warning("engagement source: %s (retry in %.0fs)", e, backoff)
-                self._stop.wait(backoff)
-                backoff = min(backoff * 2, 30.0)
+                wait = backoff.next()
+                log.warning("engagement source: %s (retry in %.0fs)", e, wait)
+                self._stop.wait(wait)
             except Exception as e:  # a decoder hiccup must not end analysis
                 self.error = f"{type(e).__name__}: {scrub(str(e), self.url)}"
                 self.connected = False
                 log.warning("engagement source failed: %s", self.error)
-                self._stop.wait(backoff)
-                backoff = min(backoff * 2, 30.0)
+                self._stop.wait(backoff.next())
         self.connected = False
 
     def _read_once(self) -> bool:
+        # lazy: PyAV loads with the first frame source
         import av
 
         container = _open(self.url, self.timeout_s)
@@ -140,11 +143,11 @@ class LatestQueue:
     """A bounded hand-over between threads that drops the oldest item when full."""
 
     def __init__(self, maxsize: int) -> None:
-        self._q: queue.Queue = queue.Queue(max(1, maxsize))
+        self._q: queue.Queue[Any] = queue.Queue(max(1, maxsize))
         self.dropped = 0
         self._lock = threading.Lock()
 
-    def put(self, item) -> None:
+    def put(self, item: Any) -> None:
         with self._lock:
             while True:
                 try:
@@ -157,7 +160,7 @@ class LatestQueue:
                     except queue.Empty:
                         pass
 
-    def get(self, timeout: float | None = None):
+    def get(self, timeout: float | None = None) -> Any:
         return self._q.get(timeout=timeout)
 
     def clear(self) -> None:

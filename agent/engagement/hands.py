@@ -8,6 +8,7 @@ the elbow); a raise counts once it has been held over several analysed frames.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import cv2
 import numpy as np
@@ -38,7 +39,7 @@ def _tile_starts(size: int, tile: int, overlap: float) -> list[int]:
 
 
 class PoseDetector:
-    def __init__(self, session, tile: int = 384, overlap: float = 0.25,
+    def __init__(self, session: Any, tile: int = 384, overlap: float = 0.25,
                  person_score: float = 0.2, upscale: float = 1.0) -> None:
         self.session = session
         self.input_name = session.get_inputs()[0].name

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any
 
 import cv2
 import numpy as np
@@ -43,7 +44,7 @@ def _sigmoid(x: float) -> float:
 
 
 class HeadPoseEstimator:
-    def __init__(self, session, focal_frame_widths: float = 1.0) -> None:
+    def __init__(self, session: Any, focal_frame_widths: float = 1.0) -> None:
         self.session = session
         self.input_name = session.get_inputs()[0].name
         # camera focal length in units of the frame width (1.0 ~ 53 degrees horizontal)

@@ -76,7 +76,7 @@ class FrameResult:
 class Analyzer:
     def __init__(self, settings: AnalyzerSettings | None = None) -> None:
         s = self.settings = settings or AnalyzerSettings()
-        kw = {"intra_threads": s.intra_threads, "inter_threads": s.inter_threads,
+        kw: dict[str, Any] = {"intra_threads": s.intra_threads, "inter_threads": s.inter_threads,
               "providers": s.providers}
         self.faces = FaceDetector(open_session("face_detector", s.face_detector_model, **kw),
                                   score_threshold=s.face_score, tile=s.face_tile,
@@ -171,7 +171,7 @@ class Analyzer:
                 "people": [{"x": round(p.x * inv, 1), "y": round(p.y * inv, 1),
                             "up": p.up, "source": p.source} for p in fused.people],
             }
-            if bodies is not None:
+            if bodies is not None and raised is not None:  # detected together
                 info["bodies"] = [
                     {"box": [round(float(v) * inv, 1) for v in b], "score": round(float(sc), 3),
                      "hand_up": bool(r)}

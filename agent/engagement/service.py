@@ -12,6 +12,10 @@ fallback poll): an idle room decodes nothing. A room with neither a LessonServic
 RecordingService analyses always.
 """
 
+# ctx.service(Protocol) looks services up by their protocol in agent/interfaces.py; mypy
+# only lets concrete classes stand for type[T] (python/mypy#4717)
+# mypy: disable-error-code="type-abstract"
+
 from __future__ import annotations
 
 import asyncio
@@ -22,12 +26,15 @@ from collections import deque
 from datetime import datetime
 from typing import Any
 
+from agent.config import ConfigError
 from agent.engagement.config_check import select_camera
 from agent.engagement.frames import FrameReader, LatestQueue
 from agent.engagement.pipeline import Analyzer, AnalyzerSettings, FrameResult
 from agent.engagement.window import Timeline, WindowAggregator
 from agent.events import Event, RecordingEvent
+from agent.interfaces import Recorder
 from agent.runtime.service import AgentContext, Service
+from models.registry import ModelError
 
 log = logging.getLogger(__name__)
 
@@ -80,7 +87,7 @@ class EngagementService(Service):
         self._timeline = Timeline(e.timeline_minutes)
         self.window = WindowAggregator(self.camera_id)
         self.last: FrameResult | None = None
-        self.last_window: dict | None = None
+        self.last_window: dict[str, Any] | None = None
         self.windows = 0
         self.analysed = 0
         self.errors = 0
@@ -92,7 +99,8 @@ class EngagementService(Service):
         self.active = False
         self.active_reason = "starting"
         self._gate_lessons: Service | None = None
-        self._gate_recording: Service | None = None
+        self._gate_recording = False  # the room records: a recording opens the gate
+        self._recording: str | None = None  # the recording in progress, from its events
         self._gated = e.active == "lessons"
         self._window_lesson: str | None = None  # last lesson seen while analysing
         self._wake = asyncio.Event()
@@ -115,9 +123,6 @@ class EngagementService(Service):
     async def start(self) -> None:
         # loads and verifies the models: a missing/corrupt one stops the agent's start
         # with one line (the CLI prints ConfigErrors without a traceback, exit status 2)
-        from agent.config import ConfigError
-        from models.registry import ModelError
-
         try:
             self.analyzer = await asyncio.to_thread(Analyzer, settings_from_config(self.cfg))
         except ModelError as e:
@@ -127,8 +132,13 @@ class EngagementService(Service):
             self._listening = True
 
     def _on_event(self, e: Event) -> None:
-        # a recording start/stop does not change the state snapshot: wake the gate directly
+        # a recording start/stop does not change the state snapshot: follow its events
+        # and wake the gate directly
         if isinstance(e, RecordingEvent):
+            if e.action == "started":
+                self._recording = e.recording_id
+            elif e.action != "deleted" and e.recording_id == self._recording:
+                self._recording = None
             self._wake.set()
 
     async def run(self) -> None:
@@ -151,13 +161,12 @@ class EngagementService(Service):
 
     def _resolve_gate(self) -> None:
         """Which services decide "a lesson runs": none in this room -> analyse always."""
+        # lazy: concrete services (PyAV with recording); issue 16 item 1 makes these Protocols
         from agent.lessons.service import LessonService
-        from agent.recording.service import RecordingService
-
         self._gate_lessons = self.ctx.service(LessonService)
-        self._gate_recording = self.ctx.service(RecordingService)
+        self._gate_recording = self.ctx.service(Recorder) is not None
         self._gated = self.cfg.active == "lessons" and (
-            self._gate_lessons is not None or self._gate_recording is not None)
+            self._gate_lessons is not None or self._gate_recording)
 
     def _gate(self) -> tuple[bool, str]:
         """(analyse now?, why): "always", "lesson", "recording" or "idle"."""
@@ -166,7 +175,7 @@ class EngagementService(Service):
         if self.ctx.state.get("lesson"):  # LessonService sets None when no lesson is current
             self._window_lesson = self._lesson_id() or self._window_lesson
             return True, "lesson"
-        if getattr(self._gate_recording, "session", None) is not None:
+        if self._gate_recording and self._recording is not None:
             return True, "recording"
         return False, "idle"
 
@@ -283,7 +292,7 @@ class EngagementService(Service):
 
     _held_hands: int | None = None
 
-    def _work(self, stop: threading.Event, loop: asyncio.AbstractEventLoop, deliver) -> None:
+    def _work(self, stop: threading.Event, loop: asyncio.AbstractEventLoop, deliver: Any) -> None:
         """Worker thread: analyse the newest frame, hand numbers to the loop."""
         last_hands = -1e9
         while not stop.is_set():
@@ -324,10 +333,9 @@ class EngagementService(Service):
         await asyncio.to_thread(self._halt)
 
     def _lesson_id(self) -> str | None:
+        # the lessons service keeps its current lesson (a dict) or None in the state
         lesson = self.ctx.state.get("lesson")
-        if isinstance(lesson, dict):
-            return lesson.get("lesson_id")
-        return getattr(lesson, "lesson_id", None)
+        return lesson.get("lesson_id") if isinstance(lesson, dict) else None
 
     def fps(self) -> float:
         if len(self._times) < 2:
@@ -338,7 +346,7 @@ class EngagementService(Service):
         return round((len(self._times) - 1) / span, 2) if span > 0 else 0.0
 
     def timeline(self, t0: datetime | None = None, t1: datetime | None = None,
-                 lesson_id: str | None = None) -> list[dict]:
+                 lesson_id: str | None = None) -> list[dict[str, Any]]:
         """Per-minute numbers (head count, head-up rate, hands) for minutes in [t0, t1)."""
         return self._timeline.query(t0, t1, lesson_id)
 

@@ -17,9 +17,13 @@ import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import cv2
 import numpy as np
+
+if TYPE_CHECKING:
+    from agent.engagement.faces import FaceDetector
 
 OPENCV_DOC = Path("/usr/share/doc/opencv-doc")
 # images with several clear, roughly frontal faces (Apache-2.0/BSD OpenCV docs)
@@ -50,14 +54,14 @@ def skimage_data_dir() -> Path | None:
     if env and Path(env).is_dir():
         return Path(env)
     try:
-        import skimage  # type: ignore[import-not-found]
+        import skimage  # lazy: optional and heavy, only for the face bank's sample images
     except ImportError:
         return None
     d = Path(skimage.__file__).parent / "data"
     return d if d.is_dir() else None
 
 
-def face_bank(detector, images: list[Path] | None = None, lfw: bool = True,
+def face_bank(detector: FaceDetector, images: list[Path] | None = None, lfw: bool = True,
               min_face: int = 28, min_score: float = 0.9) -> list[FaceCrop]:
     """Square face crops found by ``detector`` (a FaceDetector) in package images."""
     bank: list[FaceCrop] = []
@@ -112,13 +116,13 @@ def room(width: int, height: int, rng: np.random.Generator) -> np.ndarray:
     img[:horizon] = wall
     img[horizon:] = floor
     noise = rng.normal(0, 6, (height // 4, width // 4, 3))
-    img = np.clip(img + cv2.resize(noise, (width, height)), 0, 255).astype(np.uint8)
-    return img
+    out: np.ndarray = np.clip(img + cv2.resize(noise, (width, height)), 0, 255).astype(np.uint8)
+    return out
 
 
 def compose(bank: list[FaceCrop], n: int, face_px: tuple[int, int], rng: np.random.Generator,
             width: int = 1280, height: int = 720, down_fraction: float = 0.0,
-            pose_renderer=None, background: np.ndarray | None = None,
+            pose_renderer: PoseRenderer | None = None, background: np.ndarray | None = None,
             down_mask: np.ndarray | None = None) -> Scene:
     """``n`` students in rows; face sides from face_px[0] (back row) to face_px[1] (front).
 
@@ -148,7 +152,8 @@ def compose(bank: list[FaceCrop], n: int, face_px: tuple[int, int], rng: np.rand
             cy = float(y + 0.7 * side + rng.uniform(-0.1, 0.1) * s)
             placed.append((cx, cy, s))
         y += 2.3 * side + gap
-    boxes, downs = [], []
+    boxes: list[list[float]] = []
+    downs: list[bool] = []
     for cx, cy, s in placed:
         crop = bank[int(rng.integers(len(bank)))].image
         down = pose_renderer is not None and rng.random() < down_fraction
@@ -164,7 +169,8 @@ def compose(bank: list[FaceCrop], n: int, face_px: tuple[int, int], rng: np.rand
     return Scene(img, np.asarray(boxes, np.float32).reshape(-1, 4), np.asarray(downs, bool))
 
 
-def _torso(img: np.ndarray, cx: float, top: float, face: float, rng) -> None:
+def _torso(img: np.ndarray, cx: float, top: float, face: float,
+           rng: np.random.Generator) -> None:
     colour = tuple(int(c) for c in rng.integers(30, 230, 3))
     cv2.ellipse(img, (round(cx), round(top + face * 0.9)), (round(face * 0.9), round(face * 0.8)),
                 0, 0, 360, colour, -1, cv2.LINE_AA)
@@ -175,7 +181,7 @@ def paste(img: np.ndarray, crop: np.ndarray, cx: float, cy: float, side: float) 
     s = max(4, round(side))
     c = cv2.resize(crop, (s, s), interpolation=cv2.INTER_AREA if s < crop.shape[0]
                    else cv2.INTER_LINEAR)
-    mask = np.zeros((s, s), np.float32)
+    mask: np.ndarray = np.zeros((s, s), np.float32)
     cv2.ellipse(mask, (s // 2, s // 2), (int(s * 0.42), int(s * 0.48)), 0, 0, 360, 1.0, -1)
     mask = cv2.GaussianBlur(mask, (0, 0), max(0.5, s * 0.04))[..., None]
     x0, y0 = round(cx - s / 2), round(cy - s / 2)
@@ -192,7 +198,7 @@ def paste(img: np.ndarray, crop: np.ndarray, cx: float, cy: float, side: float) 
 class PoseRenderer:
     """Re-poses a face crop by rotating its textured FaceMesh mesh (see module doc)."""
 
-    def __init__(self, landmark_session) -> None:
+    def __init__(self, landmark_session: Any) -> None:  # an onnxruntime session (untyped)
         self.session = landmark_session
         self.name = landmark_session.get_inputs()[0].name
         self._tri: np.ndarray | None = None
@@ -200,7 +206,8 @@ class PoseRenderer:
     def _mesh(self, crop192: np.ndarray) -> np.ndarray:
         x = cv2.cvtColor(crop192, cv2.COLOR_BGR2RGB).astype(np.float32).transpose(2, 0, 1)
         mesh = self.session.run(None, {self.name: x[None] / 255.0})[0]
-        return mesh.reshape(-1, 3).astype(np.float64)
+        points: np.ndarray = mesh.reshape(-1, 3).astype(np.float64)
+        return points
 
     def _triangles(self, pts: np.ndarray) -> np.ndarray:
         sub = cv2.Subdiv2D((-1000, -1000, 2200, 2200))
@@ -253,7 +260,7 @@ def _warp_triangle(src: np.ndarray, dst: np.ndarray, s: np.ndarray, d: np.ndarra
     x1, y1 = min(dst.shape[1], x + w + 1), min(dst.shape[0], y + h + 1)
     if x1 <= x0 or y1 <= y0:
         return
-    m = cv2.getAffineTransform(s, d - np.float32([x0, y0]))
+    m = cv2.getAffineTransform(s, d - np.array([x0, y0], np.float32))
     patch = cv2.warpAffine(src, m, (x1 - x0, y1 - y0), flags=cv2.INTER_LINEAR,
                            borderMode=cv2.BORDER_REFLECT)
     mask = np.zeros((y1 - y0, x1 - x0), np.uint8)

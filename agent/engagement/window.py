@@ -10,6 +10,7 @@ import statistics
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
 from agent.events import EngagementWindow
 
@@ -70,7 +71,7 @@ class Minute:
     head_up: list[float] = field(default_factory=list)
     hands: list[int] = field(default_factory=list)
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return {
             "minute": self.start.isoformat(),
             "lesson_id": self.lesson_id,
@@ -105,7 +106,7 @@ class Timeline:
             m.hands.append(w.hands_raised)
 
     def query(self, t0: datetime | None = None, t1: datetime | None = None,
-              lesson_id: str | None = None) -> list[dict]:
+              lesson_id: str | None = None) -> list[dict[str, Any]]:
         """Minutes whose start lies in [t0, t1) (and of ``lesson_id`` if given)."""
         out = []
         for start, m in self.minutes.items():

@@ -1,5 +1,6 @@
 """The lessons service: knows the current lesson, attributes every signal to it, runs
-scheduled recordings, and writes one summary per lesson (SQLite, then the bus).
+scheduled recordings, and writes one summary per lesson (SQLite, then the bus). What it
+asks of the other services is in peers.py; the usage reports are in reports.py.
 
 Time: schedule decisions use the wall clock (``ctx.clock.now()``, UTC, converted to the
 room's zone by the timetable); everything measured inside a lesson uses the lesson's own
@@ -24,18 +25,17 @@ from zoneinfo import ZoneInfo
 import msgspec
 
 from agent.commands import CommandError, NoArgs
-from agent.events import DeviceState, Event, LessonSummary
-from agent.lessons import rollup
+from agent.events import DeviceState, Event, LessonSummary, UsageDaily
+from agent.lessons.peers import Peers
+from agent.lessons.reports import UsageReports
 from agent.lessons.rule import compile_rule
-from agent.lessons.signals import WATCHED, panel_signal, to_signal
+from agent.lessons.signals import panel_signal, to_signal
 from agent.lessons.store import LessonRow, LessonStore
 from agent.lessons.summary import summarize
-from agent.lessons.timetable import PlannedLesson, Timetable, build, parse_hhmm
+from agent.lessons.timetable import PlannedLesson, Timetable, build
 from agent.runtime.service import AgentContext, Service
 
 log = logging.getLogger(__name__)
-
-USAGE_CATCHUP_DAYS = 7
 
 
 class ExtendArgs(msgspec.Struct, forbid_unknown_fields=True):
@@ -83,6 +83,9 @@ class LessonService(Service):
         self.timetable: Timetable | None = build(ctx.config)
         self.tz = self.timetable.tz if self.timetable else ZoneInfo(ctx.config.site.timezone)
         self.rule = compile_rule(self.cfg.smart_use)
+        self.peers = Peers(ctx, self.timetable, self.tz, ctx.metrics)
+        self.reports = UsageReports(self.cfg, self.timetable, self.tz, ctx.clock, ctx.bus,
+                                    ctx.metrics)
         self.store: LessonStore | None = None
         self.current: _Live | None = None
         self._pending: deque[tuple[float, datetime, str, dict[str, Any]]] = deque()
@@ -95,9 +98,7 @@ class LessonService(Service):
         self._closed: set[str] = set()
         self._closing = False
         self._last_checkpoint = 0.0
-        self._last_usage_check: float | None = None
         self._started_wall: datetime | None = None
-        self._pruned: date | None = None
         # (mono, wall) read together at the start of the last step: the instant it acted on
         self._prev_step: tuple[float, datetime] | None = None
         self._lock = asyncio.Lock()  # one transition at a time (loop vs commands)
@@ -115,10 +116,6 @@ class LessonService(Service):
             "Signals that arrived while no lesson was open",
             ["kind"],
         )
-        self._m_autorec = m.counter(
-            "classroom_lessons_autorecord_total", "Scheduled recording actions", ["outcome"]
-        )
-        self._m_usage = m.counter("classroom_lessons_usage_daily_total", "UsageDaily published")
         self._m_revisions = m.counter(
             "classroom_lessons_revisions_total",
             "Lesson summaries sent again as a new revision (showcase marked later)",
@@ -133,7 +130,7 @@ class LessonService(Service):
     async def start(self) -> None:
         self._started_wall = self.ctx.clock.now()
         path = self.ctx.config.data_dir / "lessons.sqlite"
-        self.store = await asyncio.to_thread(LessonStore, path)
+        self.store = self.reports.store = await asyncio.to_thread(LessonStore, path)
         if not self._listening:
             self.ctx.bus.add_listener(self._on_event)
             self._listening = True
@@ -182,13 +179,13 @@ class LessonService(Service):
         if live is not None:
             await self._checkpoint(force=True)
         await asyncio.to_thread(self.store.close)
-        self.store = None
+        self.store = self.reports.store = None
 
     # ------------------------------------------------------------------ signals
 
     def _on_event(self, e: Event) -> None:
         """Bus listener (inline, sync): stamp the event with both clocks now."""
-        if not self._listening or type(e).__name__ not in WATCHED:
+        if not self._listening:
             return
         sig = to_signal(e)
         if sig is None:
@@ -280,11 +277,12 @@ class LessonService(Service):
             if live.row.autorec == "none" and self._rec_active:
                 live.row.autorec = "teacher"  # already recording (teacher was first): keep it
             elif live.row.autorec == "none":
-                await self._start_recording(live)
+                await self.peers.start_recording(live.row)
         if live is not None and live.plan is not None and live.plan.live:
-            await self._timetable_live(live, now)
+            live.autolive = await self.peers.timetable_live(live.plan, live.row,
+                                                            live.autolive, now)
         await self._checkpoint()
-        await self._maybe_publish_usage(now)
+        await self.reports.maybe_publish(now)
         self._prev_step = (mono, now)
 
     def _crossing(self, live: _Live, mono: float, now: datetime, end: datetime) -> float:
@@ -418,8 +416,8 @@ class LessonService(Service):
         self.current = live
         self._snapshot_signals(live, live.anchor_offset)
         log.info("lesson %s opened (%s %s)", row.lesson_id, row.subject, row.class_id)
-        await self._notify_tablets(live)
-        self._panel_hook(live, start=True)
+        self.peers.notify_tablets(live.row)
+        self.peers.panel_hook(live.plan, start=True)
         self._publish_state()
 
     def _open_adhoc(self, mono: float, wall: datetime, rec: dict[str, Any]) -> None:
@@ -447,7 +445,7 @@ class LessonService(Service):
         self.current = _Live(row, None, mono, 0.0, stored=False)
         self._snapshot_signals(self.current, 0.0)
         log.info("ad-hoc lesson %s opened by a recording", lid)
-        self._panel_hook(self.current, start=True)
+        self.peers.panel_hook(self.current.plan, start=True)
         self._publish_state()
 
     async def _close(self, ended_by: str, at: float | None = None) -> None:
@@ -458,9 +456,9 @@ class LessonService(Service):
         self._closing = True
         try:
             if live.autolive == "started":
-                await self._call_live(live, "stop_live")
+                live.autolive = await self.peers.call_live("stop_live")
             if live.row.autorec == "started":
-                await self._stop_recording(live)
+                await self.peers.stop_recording(live.row)
             await asyncio.sleep(0)  # let events published by stop() be stamped
             self._drain()
             await self._apply_records()
@@ -470,7 +468,7 @@ class LessonService(Service):
                 # never longer than planned: a late wake-up or a clock step back must not
                 # stretch it (no signal is lost: they are clipped to the window)
                 end = min(end, length)
-            for kind, data in await self._tablet_tally(live):
+            for kind, data in self.peers.tablet_tally(live.row.lesson_id):
                 live.add(end, kind, data)
             await self._checkpoint(force=True)
             signals = await asyncio.to_thread(self.store.signals, live.row.lesson_id)
@@ -504,7 +502,7 @@ class LessonService(Service):
                 summary.minutes,
                 summary.smart_classroom_use,
             )
-            self._panel_hook(live, start=False)
+            self.peers.panel_hook(live.plan, start=False)
             await self._publish(doc)
         finally:
             self._closing = False
@@ -577,7 +575,7 @@ class LessonService(Service):
             return
         if not live.stored:
             await self._insert_adhoc(live)
-            await self._notify_tablets(live)
+            self.peers.notify_tablets(live.row)
         if not force and not live.buffer and mono - self._last_checkpoint < self.cfg.tick_s:
             return
         lid = live.row.lesson_id
@@ -637,8 +635,8 @@ class LessonService(Service):
                 self.current = live
                 self._snapshot_signals(live, offset)
                 log.info("lesson %s resumed after a restart", row.lesson_id)
-                await self._notify_tablets(live)
-                self._panel_hook(live, start=True, switch_on=False)
+                self.peers.notify_tablets(live.row)
+                self.peers.panel_hook(live.plan, start=True, switch_on=False)
             else:
                 if row.autorec == "started":
                     row.autorec = "done"  # the recorder stopped when we did
@@ -646,235 +644,6 @@ class LessonService(Service):
                 length = self.current.window_len(pre, post)
                 end = row.last_alive_s if length is None else min(row.last_alive_s, length)
                 await self._close("schedule" if plan else "idle", at=end)
-
-    # ------------------------------------------------------------------ other services
-
-    def _service(self, *names: str) -> Any:
-        for s in self.ctx.services.values():
-            if s is not self and (s.name in names or any(c in names for c in s.capabilities)):
-                return s
-        return None
-
-    async def _start_recording(self, live: _Live) -> None:
-        row = live.row
-        title = row.title or " ".join(x for x in (row.subject, row.class_id, row.period) if x)
-        args = {
-            "title": title,
-            "subject": row.subject,
-            "lesson_id": row.lesson_id,
-            "teacher": row.teacher,
-            "trigger": "timetable",
-        }
-        ok = await self._call_recorder(("start_recording", "record_start"), "record/start", args)
-        row.autorec = "started" if ok else "failed"
-        self._m_autorec.labels("started" if ok else "start_failed").inc()
-
-    async def _stop_recording(self, live: _Live) -> None:
-        ok = await self._call_recorder(
-            ("stop_recording", "record_stop"), "record/stop", {"trigger": "timetable"}
-        )
-        live.row.autorec = "done"
-        self._m_autorec.labels("stopped" if ok else "stop_failed").inc()
-
-    async def _timetable_live(self, live: _Live, now: datetime) -> None:
-        """A ``live = true`` period is pushed live from its start to its (extended) end."""
-        assert live.plan is not None
-        proper_end = live.plan.end + timedelta(seconds=live.row.extend_s)
-        if live.autolive == "none" and live.plan.start <= now < proper_end:
-            await self._call_live(live, "start_live")
-        elif live.autolive == "started" and now >= proper_end:
-            await self._call_live(live, "stop_live")
-
-    async def _call_live(self, live: _Live, method: str) -> None:
-        svc = self._service("live")
-        fn = getattr(svc, method, None) if svc is not None else None
-        starting = method == "start_live"
-        if fn is None:
-            log.warning("no live service: timetabled %s skipped", method)
-            live.autolive = "failed" if starting else "done"
-            return
-        try:
-            await fn(trigger="timetable")
-            live.autolive = "started" if starting else "done"
-        except CommandError as e:
-            # already live: the teacher was first, and keeps it (never stopped by us)
-            live.autolive = "teacher" if e.code == "already_live" else (
-                "failed" if starting else "done")
-            log.warning("timetabled %s refused: %s", method, e)
-        except Exception:
-            log.exception("timetabled %s failed", method)
-            live.autolive = "failed" if starting else "done"
-
-    async def _call_recorder(
-        self, methods: tuple[str, ...], command: str, args: dict[str, Any]
-    ) -> bool:
-        """Through the recording service's method if it has one, else its command (works
-        offline: both are local)."""
-        svc = self._service("recording")
-        try:
-            for m in methods:
-                fn = getattr(svc, m, None) if svc is not None else None
-                if fn is not None:
-                    await fn(**args)
-                    return True
-            if self.ctx.commands.get(command) is None:
-                log.warning("no recording service: %s skipped", command)
-                return False
-            res = await self.ctx.commands.dispatch(command, args)
-            if not res.ok:
-                log.warning("%s refused: %s", command, res.error)
-            return res.ok
-        except CommandError as e:
-            log.warning("%s refused: %s", command, e)
-        except Exception:
-            log.exception("%s failed", command)
-        return False
-
-    def _panel_hook(self, live: _Live, start: bool, switch_on: bool = True) -> None:
-        """Panel automation (power on at lesson start, off after the day's last one). Every
-        running lesson is announced, ad-hoc and resumed ones too, so ``idle_off_min`` never
-        switches the panel off mid-lesson; only a timetabled start switches it on."""
-        svc = self._service("panels", "panel")
-        if svc is None:
-            return
-        try:
-            if start:
-                if (fn := getattr(svc, "on_lesson_start", None)) is not None:
-                    # ad-hoc lessons begin with the panel already in use
-                    fn(switch_on=switch_on and live.plan is not None)
-            elif (fn := getattr(svc, "on_lesson_end", None)) is not None:
-                now = self.ctx.clock.now()
-                day = live.plan.date if live.plan else now.astimezone(self.tz).date()
-                rest = [
-                    p
-                    for p in (self.timetable.lessons_on(day) if self.timetable else [])
-                    if p.start > now
-                ]
-                fn(last=not rest)
-        except Exception:
-            log.exception("panel lesson hook failed")
-
-    async def _notify_tablets(self, live: _Live) -> None:
-        svc = self._service("tablets", "tablet_gateway")
-        fn = getattr(svc, "set_lesson", None) if svc is not None else None
-        if fn is None:
-            return
-        try:
-            r = live.row
-            # tablets count late check-ins from the lesson proper, not the pre-roll
-            start = r.scheduled_start or (r.origin + timedelta(seconds=r.begin_s))
-            res = fn(r.lesson_id, start, r.class_id)
-            if asyncio.iscoroutine(res):
-                await res
-        except Exception:
-            log.exception("tablets set_lesson failed")
-
-    async def _tablet_tally(self, live: _Live) -> list[tuple[str, dict[str, Any]]]:
-        """End the tablets' lesson: its final attendance and its counters, as signals."""
-        svc = self._service("tablets", "tablet_gateway")
-        if svc is None:
-            return []
-        out: list[tuple[str, dict[str, Any]]] = []
-        lid = live.row.lesson_id
-        try:
-            if (end := getattr(svc, "end_lesson", None)) is not None:
-                res = end(lid)
-                if asyncio.iscoroutine(res):
-                    res = await res
-                if isinstance(res, Event) and (sig := to_signal(res)):
-                    out.append(sig)
-            if (tally := getattr(svc, "lesson_tally", None)) is not None:
-                res = tally(lid)
-                if asyncio.iscoroutine(res):
-                    res = await res
-                if isinstance(res, dict):
-                    out.append(
-                        (
-                            "tally",
-                            {
-                                k: res.get(k)
-                                for k in ("tablets_active", "checkins", "answers", "hands")
-                            },
-                        )
-                    )
-        except Exception:
-            log.exception("tablets end_lesson/lesson_tally failed")
-        return out
-
-    # ------------------------------------------------------------------ usage rollups
-
-    async def _maybe_publish_usage(self, now: datetime) -> None:
-        mono = self.ctx.clock.monotonic()
-        if self._last_usage_check is not None and mono - self._last_usage_check < 60:
-            return
-        self._last_usage_check = mono
-        assert self.store is not None
-        local = now.astimezone(self.tz)
-        today = local.date()
-        since = (today - timedelta(days=USAGE_CATCHUP_DAYS)).isoformat()
-        counts = await asyncio.to_thread(self.store.lesson_counts, since)
-        due = {d for d in map(date.fromisoformat, counts) if d < today}
-        if local.time() >= parse_hhmm(self.cfg.daily_report_time):
-            school_day = self.timetable is not None and self.timetable.day_plan(today) is not None
-            if school_day or today.isoformat() in counts:
-                due.add(today)
-        for d in sorted(due):
-            lessons = counts.get(d.isoformat(), 0)
-            sent = await asyncio.to_thread(self.store.usage_sent, d.isoformat())
-            if sent is not None and lessons <= sent[0]:
-                continue
-            # a lesson closed after that day's message (late ad-hoc lesson, or one running
-            # past daily_report_time): the day goes out again, as the next revision
-            event = await self.usage_daily(d)
-            event.revision = 0 if sent is None else sent[1] + 1
-            await self.ctx.bus.publish(event)
-            await asyncio.to_thread(self.store.mark_usage_sent, d.isoformat(), now, lessons,
-                                    event.revision)
-            self._m_usage.inc()
-        if self.cfg.keep_days and self._pruned != today:
-            self._pruned = today
-            cutoff = (today - timedelta(days=self.cfg.keep_days)).isoformat()
-            await asyncio.to_thread(self.store.prune, cutoff)
-
-    def _roster(self, class_id: str) -> int | None:
-        return self.timetable.roster_size(class_id) if self.timetable else None
-
-    async def _homework_usage(self, first: date, last: date) -> tuple[list[Any], list[Any]]:
-        """(per class and subject, records) of the homework between the dates."""
-        assert self.store is not None
-        a, b = first.isoformat(), last.isoformat()
-        rows = await asyncio.to_thread(self.store.homework, a, b)
-        subs = await asyncio.to_thread(self.store.submissions_for, a, b)
-        return rollup.homework_usage(rows, subs, self._roster), rows
-
-    async def usage_daily(self, d: date) -> Any:
-        assert self.store is not None
-        monday = d - timedelta(days=d.weekday())
-        week = await asyncio.to_thread(self.store.summaries, monday.isoformat(), d.isoformat())
-        day = [s for s in week if s.get("date") == d.isoformat()]
-        ev = rollup.daily(d, day, week)
-        ev.homework = (await self._homework_usage(d, d))[0]
-        ev.week_homework = (await self._homework_usage(monday, d))[0]
-        ev.subjects = rollup.add_homework(ev.subjects, ev.homework)
-        ev.week_subjects = rollup.add_homework(ev.week_subjects, ev.week_homework)
-        tt = self.timetable
-        if tt is not None:
-            ev.school_day = tt.school_day(d)
-            term = tt.term_of(d)
-            if term is not None:
-                name, first, _last = term
-                ev.term, ev.school_week = name, tt.school_week(d)
-                sums = await asyncio.to_thread(self.store.summaries, first.isoformat(),
-                                               d.isoformat())
-                ev.term_homework = (await self._homework_usage(first, d))[0]
-                ev.term_subjects = rollup.add_homework(rollup.by_subject(sums),
-                                                       ev.term_homework)
-                weeks = tt.school_weeks(first, d)
-                recorded = {rollup.monday_of(s["date"]) for s in sums if rollup.recorded(s)}
-                ev.term_school_weeks = len(weeks)
-                ev.term_weeks_recording_room_used = sum(1 for w in weeks if w in recorded)
-        ev.ts = self.ctx.clock.now()
-        return ev
 
     # ------------------------------------------------------------------ commands / API
 
@@ -981,45 +750,17 @@ class LessonService(Service):
         return await asyncio.to_thread(self.store.summaries, None, None, limit)
 
     async def usage(self, first: date, last: date) -> dict[str, Any]:
-        if self.store is None:
-            return rollup.usage_report(first, last, [])
-        items = await asyncio.to_thread(self.store.summaries, first.isoformat(), last.isoformat())
-        _hw, rows = await self._homework_usage(first, last)
-        subs = await asyncio.to_thread(self.store.submissions_for, first.isoformat(),
-                                       last.isoformat())
-        tt = self.timetable
-        return rollup.usage_report(first, last, items, rows, subs, self._roster,
-                                   tt.school_week if tt is not None else None)
+        return await self.reports.usage(first, last)
+
+    async def usage_daily(self, d: date) -> UsageDaily:
+        return await self.reports.usage_daily(d)
 
     def term_names(self) -> list[str]:
-        return [t[0] for t in self.timetable.terms()] if self.timetable else []
+        return self.reports.term_names()
 
     async def term_usage(self, name: str) -> dict[str, Any] | None:
-        """/api/usage?term=NAME: the term from its first day up to today (or its last
-        day), by day and ISO week (with the school-week number), plus the term's school
-        weeks and in how many of them the recording room was used. None: no such term."""
-        tt = self.timetable
-        term = tt.term_named(name) if tt is not None else None
-        if term is None or tt is None:
-            return None
-        _name, first, end = term
-        last = max(first, min(end, self.today()))
-        doc = await self.usage(first, last)
-        weeks = tt.school_weeks(first, last)
-        items = await asyncio.to_thread(self.store.summaries, first.isoformat(),
-                                        last.isoformat()) if self.store else []
-        used = {rollup.monday_of(s["date"]) for s in items if rollup.recorded(s)}
-        doc["term"] = {
-            "name": name,
-            "start": first.isoformat(),
-            "end": end.isoformat(),
-            "school_days": sum(1 for i in range((last - first).days + 1)
-                               if tt.school_day(first + timedelta(days=i))),
-            "school_weeks": len(weeks),
-            "weeks_recording_room_used": sum(1 for w in weeks if w in used),
-            "recording_room_used_every_week": bool(weeks) and all(w in used for w in weeks),
-        }
-        return doc
+        """/api/usage?term=NAME (reports.py)."""
+        return await self.reports.term_usage(name, self.today())
 
     def today(self) -> date:
         return self.ctx.clock.now().astimezone(self.tz).date()

@@ -309,7 +309,7 @@ def load_timetable(cfg: LessonsConfig) -> TimetableConfig | None:
     """The timetable given inline or in ``timetable_file``; raises ConfigError."""
     if cfg.timetable_file is None:
         return cfg.timetable
-    from agent.config import _explain
+    from agent.config import explain_validation
 
     path = Path(cfg.timetable_file)
     key = "lessons.timetable_file"
@@ -328,7 +328,7 @@ def load_timetable(cfg: LessonsConfig) -> TimetableConfig | None:
     try:
         return msgspec.convert(data, TimetableConfig, strict=True)
     except msgspec.ValidationError as err:
-        raise ConfigError(f"{key}: {path}: {_explain(err, data)}") from None
+        raise ConfigError(f"{key}: {path}: {explain_validation(err, data)}") from None
 
 
 def check_config(cfg: Config) -> list[str]:

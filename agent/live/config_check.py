@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -22,6 +23,9 @@ def check_config(cfg: Config) -> list[str]:
             problems.append(f"live.url: {e}")
     if live.camera is not None and not any(c.id == live.camera for c in cfg.cameras):
         problems.append(f"live.camera: no camera {live.camera!r} in [[cameras]]")
+    if (live.url or live.url_file) and not shutil.which(live.ffmpeg_command):
+        problems.append(f"live.ffmpeg_command: {live.ffmpeg_command!r} not found; the live "
+                        "push needs it (apt-get install ffmpeg)")
     if live.min_minutes < 0:
         problems.append("live.min_minutes: must be >= 0")
     if not 0 < live.backoff_min_s <= live.backoff_max_s:

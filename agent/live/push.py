@@ -130,10 +130,9 @@ class LivePush:
 
     def stalled_s(self) -> float:
         """Seconds nothing was sent while packets wait (a server that stopped reading, a
-        handshake nobody answers); 0 while it moves. PyAV opens network outputs without
-        the container's interrupt callback or options (``avio_open``), so a blocked
-        write cannot be timed out inside FFmpeg: the service polls this instead and
-        replaces a stalled push (the blocked thread is abandoned, not waited for)."""
+        handshake nobody answers); 0 while it moves. The child's ``-rw_timeout`` ends
+        such a connection; this is the backstop: the service polls it and replaces a
+        stalled push (the blocked thread is abandoned, not waited for)."""
         now, sent = time.monotonic(), self.packets_sent
         if sent != self._seen_sent or len(self._q) < STALL_BACKLOG:
             self._seen_sent, self._seen_at = sent, now
@@ -246,9 +245,10 @@ class LivePush:
                     if settled:
                         continue  # the per-packet path: nothing more to decide
                     age = out.age_s()
-                    if not announced and age > REFUSED_WITHIN_S:
+                    if not announced and age > REFUSED_WITHIN_S and out.server_bytes > 0:
                         # said once the server kept it a while (a refusing server takes
-                        # the first packets, then hangs up), dated when it connected
+                        # the first packets, then hangs up) and really received bytes (a
+                        # hung one never does), dated when it connected
                         announced = True
                         self.connected = True
                         self.connects += 1
@@ -256,6 +256,13 @@ class LivePush:
                         self.post(PushEvent("connected", at=out.opened_at))
                     if age > 10.0:
                         rejections, backoff, settled = 0, self.backoff_min_s, True
+                except FileNotFoundError as e:
+                    if out is not None:
+                        raise
+                    self.refused = True  # nothing to retry: the child cannot be started
+                    self.post(PushEvent("fault", reason=f"cannot run {self.ffmpeg_command!r}: "
+                                        f"{e.strerror or e} (apt-get install ffmpeg)"))
+                    return
                 except (av.error.FFmpegError, OSError) as e:
                     log.debug("live push error", exc_info=True)
                     reason = self.target.scrub(_why(e, out))
@@ -335,9 +342,16 @@ class _Output:
             cmd += ["-linger", str(SRT_LINGER_S)]
         else:
             cmd += ["-rw_timeout", str(int(push.write_timeout_s * 1_000_000))]
+        # -progress: the child reports bytes delivered once the server took the
+        # connection; a server that accepts TCP and never answers reports none, however
+        # long our writes into the pipe keep succeeding
+        cmd += ["-progress", "pipe:1", "-stats_period", "0.5"]
         self.proc = subprocess.Popen([*cmd, t.url], stdin=subprocess.PIPE,
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         assert self.proc.stdin is not None
+        self.server_bytes = 0
+        threading.Thread(target=self._read_progress, name="live-progress",
+                         daemon=True).start()
         self.out = av.open(f"pipe:{self.proc.stdin.fileno()}", "w", format=fmt)
         self.ov = self.out.add_stream_from_template(src.video)
         self.oa: av.AudioStream | None = None
@@ -363,6 +377,15 @@ class _Output:
 
     def age_s(self) -> float:
         return time.monotonic() - self.opened
+
+    def _read_progress(self) -> None:
+        """Drains the child's progress reports (ends at its exit) for ``server_bytes``."""
+        assert self.proc is not None and self.proc.stdout is not None
+        with contextlib.suppress(OSError, ValueError), self.proc.stdout as progress:
+            for line in progress:
+                key, _, value = line.partition(b"=")
+                if key == b"total_size" and value.strip().isdigit():
+                    self.server_bytes = max(self.server_bytes, int(value))
 
     def media_s(self) -> float:
         return max(0.0, self.last_s - self.first_s)

@@ -10,6 +10,10 @@ session to the camera. Going live while nothing is recorded starts the recording
 ends the live lesson too. A live failure never touches the recording. See docs/live.md.
 """
 
+# ctx.service(Protocol) looks services up by their protocol in agent/interfaces.py; mypy
+# only lets concrete classes stand for type[T] (python/mypy#4717)
+# mypy: disable-error-code="type-abstract"
+
 from __future__ import annotations
 
 import asyncio
@@ -23,6 +27,7 @@ import msgspec
 
 from agent.commands import CommandError
 from agent.events import Event, LiveEvent, LiveOutage, RecordingEvent
+from agent.interfaces import CameraTaps, LivePusher
 from agent.live.push import LivePush, PushEvent
 from agent.live.target import Target, TargetError, resolve
 from agent.runtime.service import AgentContext, Service
@@ -63,7 +68,7 @@ class _Session:
         return next((o for o in self.outages if o.end is None), None)
 
 
-class LiveService(Service):
+class LiveService(Service, LivePusher):
     name = "live"
     capabilities = ("live",)
 
@@ -150,8 +155,6 @@ class LiveService(Service):
 
     async def start_live(self, trigger: str = "api") -> dict[str, Any]:
         """Go live (CommandError already_live / not_configured / ...)."""
-        from agent.recording.service import RecordingService
-
         async with self._lock:
             if self.session is not None:
                 return self._refuse("already_live", f"already live ({self.session.live_id}) "
@@ -164,15 +167,15 @@ class LiveService(Service):
                 return self._refuse("not_configured", "no streaming server is configured "
                                     "(live.url or live.url_file)")
             cam = self.camera_id()
-            rec = self.ctx.service(RecordingService)
+            rec = self.ctx.service(CameraTaps)
             if cam is None or rec is None:
                 return self._refuse("no_camera", "no enabled camera to stream")
             owns = False
-            if rec.session is None:
+            if rec.recording_now() is None:
                 await rec.start_recording(trigger="live")
                 owns = True
-            session = rec.session
-            if session is None or cam not in session.captures:
+            recording = rec.recording_now()
+            if recording is None or cam not in recording.cameras:
                 return self._refuse("camera_not_recorded", f"camera {cam!r} is not part of the "
                                     "recording in progress; stop it or record that camera")
             now = self.ctx.clock.now().astimezone(UTC)
@@ -180,10 +183,10 @@ class LiveService(Service):
             loop = asyncio.get_running_loop()
             push = self._new_push(live_id, target)
             self.session = s = _Session(
-                live_id, target, cam, trigger, push, session.m.recording_id, owns,
-                session.m.lesson_id, now, loop.time())
+                live_id, target, cam, trigger, push, recording.recording_id, owns,
+                recording.lesson_id, now, loop.time())
             push.start()
-            session.captures[cam].tap = push
+            rec.set_tap(cam, push)
             self.m_active.set(1)
             log.info("live %s started to %s (camera %s, %s)", live_id, target.shown, cam,
                      trigger)
@@ -242,8 +245,6 @@ class LiveService(Service):
         """A server that stopped reading (or never answers the handshake) blocks the push
         thread inside FFmpeg: after ``write_timeout_s`` it is an outage, and a fresh push
         takes over the tap (the blocked thread is left to its socket)."""
-        from agent.recording.service import RecordingService
-
         stalled = s.push.stalled_s()
         if stalled < self.cfg.write_timeout_s:
             return
@@ -254,14 +255,12 @@ class LiveService(Service):
         self._counted_bytes = self._counted_dropped = 0
         new = self._new_push(s.live_id, s.target)
         new.media_s = old.live_s
-        rec = self.ctx.service(RecordingService)
-        cap = (rec.session.captures.get(s.camera)
-               if rec is not None and rec.session is not None else None)
+        rec = self.ctx.service(CameraTaps)
         old.request_stop()
         s.push = new
         new.start()
-        if cap is not None and cap.tap is old:
-            cap.tap = new
+        if rec is not None:
+            rec.set_tap(s.camera, new, replacing=old)
         self._on_push(s.live_id, PushEvent("outage", reason=reason), new)
 
     def _refuse(self, code: str, message: str) -> Any:
@@ -285,16 +284,12 @@ class LiveService(Service):
     async def _end(self, action: str, trigger: str, reason: str) -> dict[str, Any]:
         """End the live session (the lock is held). The recording goes on unless live
         started it and this is a deliberate stop."""
-        from agent.recording.service import RecordingService
-
         s = self.session
         assert s is not None
         self.session = None
-        rec = self.ctx.service(RecordingService)
-        if rec is not None and rec.session is not None and s.camera in rec.session.captures:
-            cap = rec.session.captures[s.camera]
-            if cap.tap is s.push:
-                cap.tap = None
+        rec = self.ctx.service(CameraTaps)
+        if rec is not None:
+            rec.set_tap(s.camera, None, replacing=s.push)
         s.push.request_stop()
         await asyncio.to_thread(s.push.join, STOP_JOIN_S)
         self._count(s.push)
@@ -313,8 +308,8 @@ class LiveService(Service):
         await self._publish(s, action, ended=end, reason=reason, live_s=live_s)
         if (action == "stopped" and s.owns_recording and trigger not in ("recording",
                                                                           "shutdown")
-                and rec is not None and rec.session is not None
-                and rec.session.m.recording_id == s.recording_id):
+                and rec is not None and (now_rec := rec.recording_now()) is not None
+                and now_rec.recording_id == s.recording_id):
             with contextlib.suppress(CommandError):
                 await rec.stop_recording(trigger="live")
         return {"live_id": s.live_id, "state": action, "live_s": live_s,

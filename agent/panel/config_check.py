@@ -6,13 +6,13 @@ import re
 from pathlib import Path
 from typing import Any
 
+from drivers.panel.protocols import protocol_class
+
 _SERIAL_ONLY: set[str] = set()
 _TCP_ONLY = {"pjlink"}
 
 
 def check_config(cfg: Any) -> list[str]:
-    from drivers.panel.protocols import protocol_class
-
     problems: list[str] = []
     seen: set[str] = set()
     for i, p in enumerate(cfg.panels):
@@ -65,7 +65,5 @@ def check_config(cfg: Any) -> list[str]:
 
 
 def _input_code(protocol: str, name: str, names: dict[str, str]) -> str | None:
-    from drivers.panel.protocols import protocol_class
-
     reverse = {v.lower(): k for k, v in names.items()}
     return protocol_class(protocol).input_code(reverse.get(name.lower(), name))

@@ -35,6 +35,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
@@ -46,6 +47,7 @@ import msgspec
 from agent.commands import CommandError
 from agent.config import PanelConfig, read_secret
 from agent.events import DeviceFault, DeviceState
+from agent.interfaces import PanelHooks
 from agent.panel.automation import AutomationPolicy
 from agent.panel.usage import UsageTracker
 from agent.runtime.service import AgentContext, Service
@@ -120,7 +122,7 @@ class _Panel:
         return a
 
 
-class PanelService(Service):
+class PanelService(Service, PanelHooks):
     name = "panels"
     capabilities = ("panel",)
 
@@ -159,7 +161,11 @@ class PanelService(Service):
             tracker.observe(now, None, None)  # unknown until the first contact
             p = _Panel(pc, device, tracker, AutomationPolicy(pc.automation, started=now))
             self.panels[pc.id] = p
-            device.add_listener(lambda d, pid=pc.id: self._on_change(pid))
+
+            def listener(_device: object, pid: str = pc.id) -> None:
+                self._on_change(pid)
+
+            device.add_listener(listener)
             a = pc.automation
             for minutes in (a.idle_off_min, a.after_last_lesson_min):
                 if minutes > 0:
@@ -192,7 +198,7 @@ class PanelService(Service):
 
     # ------------------------------------------------------------- state -> bus
 
-    def _stat_hook(self, pid: str):
+    def _stat_hook(self, pid: str) -> Callable[[str, str, int], None]:
         def hook(name: str, label: str, n: int) -> None:
             if name == "faults":
                 self._m_faults.labels(pid, label).inc(n)

@@ -16,12 +16,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import av
 
 from agent.recording.segments import SegmentInfo, SegmentWriter
-from drivers.camera.source import CameraSource, SourceError, SourceOptions, StreamInfo, scrub
+from drivers.backoff import Backoff
+from drivers.camera.source import CameraSource, SourceError, SourceOptions, StreamInfo
+from drivers.redact import scrub
 
 log = logging.getLogger(__name__)
 
@@ -34,7 +36,7 @@ class PacketTap(Protocol):
     def source_opened(self, info: StreamInfo, video: av.VideoStream,
                       audio: av.AudioStream | None) -> None: ...
 
-    def packet(self, pkt: av.Packet) -> None: ...
+    def packet(self, pkt: av.Packet[Any]) -> None: ...
 
 
 @dataclass
@@ -114,7 +116,7 @@ class CameraCapture:
     # ------------------------------------------------------------------ thread
 
     def _run(self) -> None:
-        backoff = 1.0
+        backoff = Backoff(1.0, self.reconnect_max_s)
         next_index = 1
         url = self.opts.url  # never in a reason as is: it may carry the camera's password
         while not self._stop.is_set():
@@ -123,6 +125,7 @@ class CameraCapture:
             status, reason = "offline", ""
             try:
                 info = src.open()
+                assert src.video is not None  # open() raises SourceError without a video stream
                 writer = SegmentWriter(
                     self.dir, src.video, src.audio, info, self.segment_s,
                     encode_bitrate=self.encode_bitrate, first_index=next_index,
@@ -147,7 +150,7 @@ class CameraCapture:
                         # the source hands out nothing before a keyframe: this one opens
                         # the next segment, so "online" (gap end) comes just before it
                         self.online = True
-                        backoff = 1.0
+                        backoff.reset()
                         self.post(CaptureEvent(
                             self.camera_id, "online", info=info, mode=writer.mode,
                             audio_mode=writer.audio_mode, out_codec=writer.out_codec,
@@ -165,7 +168,9 @@ class CameraCapture:
                             self.tap = None
                     try:
                         write(pkt)
-                    except (ValueError, av.error.ValueError) as e:
+                    # PyAV's data and argument errors are ValueErrors (there is no
+                    # av.error.ValueError: naming it raised AttributeError here instead)
+                    except ValueError as e:
                         self.dropped += 1  # e.g. a timestamp going backwards: drop, go on
                         log.debug("%s: packet dropped: %s", self.camera_id, e)
                         continue
@@ -194,13 +199,13 @@ class CameraCapture:
             if self._stop.is_set():
                 break
             self.online = False
+            wait = backoff.next()
             log.warning("%s: %s (%s); reopening in %.0f s", self.camera_id, status, reason,
-                        backoff)
+                        wait)
             self.post(CaptureEvent(self.camera_id, status, reason=reason,
                                    last_packet=self.last_packet_wall))
-            if self._stop.wait(backoff):
+            if self._stop.wait(wait):
                 break
-            backoff = min(backoff * 2, self.reconnect_max_s)
         self.post(CaptureEvent(self.camera_id, "stopped"))
 
     def _on_open(self, seg: SegmentInfo) -> None:

@@ -7,8 +7,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
+from drivers.camera.visca import PRESET_MAX
+from drivers.redact import redact
+
 if TYPE_CHECKING:
-    from agent.config import Config
+    from agent.config import Config, PtzConfig, UploadConfig
 
 CAMERA_ID = re.compile(r"[A-Za-z0-9_-]{1,32}")
 
@@ -56,7 +59,8 @@ def check_config(cfg: Config) -> list[str]:
     return problems
 
 
-def _check_upload(up) -> list[str]:
+def _check_upload(up: UploadConfig) -> list[str]:
+    # lazy: the S3 module loads only when S3 upload is configured
     from agent.recording.upload.s3 import MAX_PART, MIN_PART
 
     problems: list[str] = []
@@ -64,8 +68,6 @@ def _check_upload(up) -> list[str]:
     if up.url:
         u = urlsplit(up.url)
         if u.scheme not in ("http", "https") or not u.hostname:
-            from drivers.camera.redact import redact  # problems are printed and logged
-
             problems.append(f"{key}.url: expected http(s)://host/…, got {redact(up.url)!r}")
         if up.protocol == "s3":
             if not up.bucket:
@@ -96,11 +98,9 @@ def _check_upload(up) -> list[str]:
     return problems
 
 
-def _check_ptz(key: str, ptz) -> list[str]:
+def _check_ptz(key: str, ptz: PtzConfig) -> list[str]:
     problems = []
     if ptz.protocol.startswith("visca"):
-        from drivers.camera.visca import PRESET_MAX
-
         # the same range the VISCA frame builder accepts (0xFF ends a frame)
         if not isinstance(ptz.preset, int) or not 0 <= ptz.preset <= PRESET_MAX:
             problems.append(f"{key}.preset: VISCA presets are numbers 0-{PRESET_MAX}, "

@@ -23,6 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
+from typing import Any
 
 import av
 
@@ -117,6 +118,14 @@ class SegmentInfo:
     closed: bool = False
 
 
+def _time_base(stream: av.stream.Stream) -> Fraction:
+    """A demuxed stream's time base (PyAV types it optional; an opened stream has one)."""
+    tb = stream.time_base
+    if tb is None:
+        raise ValueError(f"stream {stream.index} has no time base")
+    return tb
+
+
 class SegmentWriter:
     """Not thread-safe: one writer per capture thread.
 
@@ -167,7 +176,7 @@ class SegmentWriter:
         self._last_s = 0.0  # end of the last written video packet (source seconds)
         # time bases as floats and segment bases in ticks, computed once: Fraction maths
         # per packet was half of the remux path's own CPU (see docs/BENCHMARKS.md)
-        self._vtb = float(video.time_base)
+        self._vtb = float(_time_base(video))
         self._vbase = 0  # source video pts that is 0 in the current segment
         self._abase = 0  # the same instant in the audio stream's time base
         self._vdec: av.VideoCodecContext | None = None
@@ -177,7 +186,7 @@ class SegmentWriter:
 
     # ------------------------------------------------------------------ public
 
-    def write(self, pkt: av.Packet) -> None:
+    def write(self, pkt: av.Packet[Any]) -> None:
         if pkt.stream is self.in_video:
             self._write_video(pkt)
         elif self.in_audio is not None and pkt.stream is self.in_audio:
@@ -192,14 +201,15 @@ class SegmentWriter:
     def _cut_due(self, t: float) -> bool:
         return self._out is None or (t - self._base_s) >= self.segment_s
 
-    def _write_video(self, pkt: av.Packet) -> None:
+    def _write_video(self, pkt: av.Packet[Any]) -> None:
         pts = pkt.pts
+        assert pts is not None  # the source drops packets without a pts (flush packets)
         t = pts * self._vtb
         if self.mode == "remux":
             if pkt.is_keyframe and self._cut_due(t):
                 self._close_segment()
                 self._open_segment(t, pts)
-            if self._out is None:
+            if self._out is None or self._ov is None:
                 return  # no keyframe yet
             self._mux_copy(pkt, self._ov, self._vbase)
             dur = pkt.duration
@@ -209,45 +219,57 @@ class SegmentWriter:
             return
         # encode: decode, cut on any frame (a fresh encoder starts with a keyframe)
         if self._vdec is None:
-            self._vdec = av.CodecContext.create(self.in_video.codec_context.name, "r")
-            self._vdec.extradata = self.in_video.codec_context.extradata
+            vdec = av.CodecContext.create(self.in_video.codec_context.name, "r")
+            assert isinstance(vdec, av.VideoCodecContext)  # a video codec's context
+            vdec.extradata = self.in_video.codec_context.extradata
+            self._vdec = vdec
         for frame in self._vdec.decode(pkt):
-            ft = float(frame.pts * frame.time_base) if frame.pts is not None else t
+            ftb = frame.time_base  # decoded frames carry the packet's
+            ft = float(frame.pts * ftb) if frame.pts is not None and ftb is not None else t
             if self._cut_due(ft):
                 self._close_segment()
                 self._open_segment(ft)
-            frame.pts = round(Fraction(ft - self._base_s) / self._ov.codec_context.time_base)
-            frame.time_base = self._ov.codec_context.time_base
-            for out_pkt in self._ov.encode(frame.reformat(format="yuv420p")
-                                           if frame.format.name != "yuv420p" else frame):
-                self._out.mux(out_pkt)
+            out, ov = self._out, self._ov
+            assert out is not None and ov is not None  # _open_segment just set them
+            tb = ov.codec_context.time_base
+            assert tb is not None  # set by _open_segment (1/90000)
+            frame.pts = round(Fraction(ft - self._base_s) / tb)
+            frame.time_base = tb
+            for out_pkt in ov.encode(frame.reformat(format="yuv420p")
+                                     if frame.format.name != "yuv420p" else frame):
+                out.mux(out_pkt)
             self._last_s = max(self._last_s, ft)
 
     # ------------------------------------------------------------------ audio
 
-    def _write_audio(self, pkt: av.Packet) -> None:
-        if self._out is None or self._oa is None:
+    def _write_audio(self, pkt: av.Packet[Any]) -> None:
+        out, oa, in_audio = self._out, self._oa, self.in_audio
+        if out is None or oa is None or in_audio is None:
             return  # audio before the first video keyframe of a segment has nowhere to go
-        if pkt.pts < self._abase:
+        if pkt.pts is None or pkt.pts < self._abase:  # the source drops pts-less packets
             return
         if self.audio_mode == "copy":
-            self._mux_copy(pkt, self._oa, self._abase)
+            self._mux_copy(pkt, oa, self._abase)
             return
         if self._adec is None:
-            self._adec = av.CodecContext.create(self.in_audio.codec_context.name, "r")
-            ic = self.in_audio.codec_context
-            self._adec.sample_rate = ic.sample_rate
+            adec = av.CodecContext.create(in_audio.codec_context.name, "r")
+            assert isinstance(adec, av.AudioCodecContext)  # an audio codec's context
+            ic = in_audio.codec_context
+            adec.sample_rate = ic.sample_rate
             if ic.layout is not None:
-                self._adec.layout = ic.layout
+                adec.layout = ic.layout
+            self._adec = adec
         for frame in self._adec.decode(pkt):
             frame.pts = None  # the encoder's FIFO numbers samples itself
-            for out_pkt in self._oa.encode(frame):
-                self._out.mux(out_pkt)
+            for out_pkt in oa.encode(frame):
+                out.mux(out_pkt)
 
     # ------------------------------------------------------------------ muxing
 
-    def _mux_copy(self, pkt: av.Packet, out_stream: av.stream.Stream, base: int) -> None:
+    def _mux_copy(self, pkt: av.Packet[Any], out_stream: av.stream.Stream, base: int) -> None:
         """Copy one packet, its timestamps moved by ``base`` ticks (its stream's)."""
+        out = self._out
+        assert out is not None and pkt.pts is not None  # callers checked both
         pts = pkt.pts - base
         if pts < 0:
             return
@@ -263,7 +285,7 @@ class SegmentWriter:
                 return
             self._last_dts[key] = dts
         pkt.stream = out_stream
-        self._out.mux(pkt)
+        out.mux(pkt)
 
     def _open_segment(self, t: float, video_pts: int | None = None) -> None:
         index = self.next_index
@@ -300,10 +322,10 @@ class SegmentWriter:
         self._last_dts = {}
         self._base_s = t
         self._last_s = t
-        tv = self.in_video.time_base
+        tv = _time_base(self.in_video)
         self._vbase = video_pts if video_pts is not None else round(Fraction(t) / tv)
         if self.in_audio is not None:  # the same instant, exactly, in audio ticks
-            self._abase = round(Fraction(self._vbase) * tv / self.in_audio.time_base)
+            self._abase = round(Fraction(self._vbase) * tv / _time_base(self.in_audio))
         self.seg = SegmentInfo(file=name, index=index, start_pts_s=t)
         if self.syncer is not None:
             self.syncer.add(path)

@@ -2,8 +2,9 @@
 
 HTTP (/api/recording/*), MQTT commands (record/start, record/stop), the CLI (through HTTP)
 and the lessons timetable all end up in ``start_recording`` / ``stop_recording`` here.
-It owns the capture threads, recording.json, the catalog, retention, upload, camera
-device states and crash recovery. See docs/recording.md.
+It owns the capture threads, recording.json, the catalog, camera device states and crash
+recovery; retention (cleanup.py) and upload (uploads.py) are classes of their own that it
+runs and wakes. See docs/recording.md.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, ClassVar
+from typing import Annotated, Any, ClassVar
 from zoneinfo import ZoneInfo
 
 import msgspec
@@ -26,17 +27,16 @@ import msgspec
 from agent.commands import CommandError
 from agent.config import CameraConfig, read_secret
 from agent.events import DeviceFault, DeviceState, RecordingEvent, ShowcaseEvent
+from agent.interfaces import CameraTaps, RecordingFiles, RecordingNow
 from agent.recording import manifest as mf
-from agent.recording import retention
-from agent.recording.capture import CameraCapture, CaptureEvent
+from agent.recording.capture import CameraCapture, CaptureEvent, PacketTap
 from agent.recording.catalog import Catalog
+from agent.recording.cleanup import Retention
 from agent.recording.quality import quality_values
 from agent.recording.session import Session
+from agent.recording.uploads import Uploads
 from agent.runtime.service import AgentContext, Service
 from drivers.camera.source import SourceError, SourceOptions, StreamInfo, probe, redact
-
-if TYPE_CHECKING:
-    from agent.recording.upload import Uploader
 
 log = logging.getLogger(__name__)
 
@@ -94,7 +94,7 @@ FINAL_RESERVE_S = 4.0
 EVENTS_SETTLE_S = 5.0
 
 
-class RecordingService(Service):
+class RecordingService(Service, CameraTaps, RecordingFiles):
     name = "recording"
     capabilities = ("recording", "cameras")
     stop_timeout_s: ClassVar[float | None] = STOP_TIMEOUT_S
@@ -114,15 +114,6 @@ class RecordingService(Service):
         self._stream_info: dict[str, StreamInfo] = {}
         self._bitrate_bps = 0.0  # of the current (or last) recording
         self._last: dict[str, Any] | None = None  # outcome of the last recording ended
-        self._free = -1
-        self._keep_free = self.cfg.min_free_bytes
-        self._retention_wake = asyncio.Event()
-        self._retention_lock = asyncio.Lock()
-        self._upload_wake = asyncio.Event()
-        self._upload_active: str | None = None
-        self._upload_done = (0, 0)  # bytes done / in total of the active upload
-        self._upload_errors: dict[str, int] = {}  # failed attempts by kind, since start
-        self._upload_last_error: dict[str, Any] | None = None
         self._bg: set[asyncio.Task[None]] = set()
         # monotonic deadline of the capture-thread joins under way (a list: the joining
         # thread reads it, so shutdown can shorten a join another stop already began)
@@ -132,28 +123,11 @@ class RecordingService(Service):
         m = ctx.metrics
         self.m_recordings = m.counter("classroom_recording_recordings_total",
                                       "Recordings ended, by outcome", ["outcome"])
-        self.m_deleted = m.counter("classroom_recording_deleted_total",
-                                   "Recordings deleted by retention", ["reason"])
-        self.m_delete_failed = m.counter("classroom_recording_delete_failed_total",
-                                         "Recordings whose files could not be deleted")
         self.m_gaps = m.counter("classroom_recording_gaps_total",
                                 "Camera gaps during recordings", ["camera"])
         self.m_segments = m.counter("classroom_recording_segments_total",
                                     "Segment files closed", ["camera"])
         self.m_bytes = m.gauge("classroom_recording_bytes", "Bytes of the current recording")
-        self.m_free = m.gauge("classroom_recording_free_bytes", "Free bytes on the recordings disk")
-        self.m_uploads = m.counter("classroom_recording_uploads_total",
-                                   "Upload attempts, by outcome", ["outcome"])
-        self.m_upload_errors = m.counter(
-            "classroom_recording_upload_errors_total",
-            "Failed upload attempts, by kind (network, auth, checksum, size, server, "
-            "config, local)", ["kind"])
-        self.m_upload_bytes = m.counter("classroom_recording_upload_bytes_total",
-                                        "Bytes sent to the upload server")
-        self.m_upload_units = m.counter(
-            "classroom_recording_upload_units_total",
-            "Upload work: parts_sent, parts_reused (resumed: the server had them), "
-            "files_skipped (already verified)", ["what"])
         self.m_ptz = m.counter("classroom_recording_ptz_total",
                                "PTZ preset recalls, by outcome", ["camera", "outcome"])
         self.m_refused = m.counter("classroom_recording_refused_total",
@@ -164,6 +138,11 @@ class RecordingService(Service):
         self.m_stuck = m.counter(
             "classroom_recording_stuck_captures_total",
             "Capture threads that did not stop in time when a recording ended", ["camera"])
+        self.retention = Retention(self.cfg, self.root, ctx.clock, m, self._measure_free,
+                                   self._busy, lambda: self._bitrate_bps,
+                                   self._published_deleted)
+        self.uploads = Uploads(self.cfg.upload, ctx.config.site, self.root, ctx.clock, m,
+                               self.retention)
 
     @classmethod
     def create(cls, ctx: AgentContext) -> RecordingService | None:
@@ -179,6 +158,7 @@ class RecordingService(Service):
         SYNCER.interval_s = self.cfg.fsync_interval_s  # one syncer for the process
         await asyncio.to_thread(self.root.mkdir, parents=True, exist_ok=True)
         self.catalog = await asyncio.to_thread(Catalog, self.root / "catalog.sqlite")
+        self.retention.catalog = self.uploads.catalog = self.catalog
         await self._recover()
         self.ctx.commands.register(
             "record/start", self._cmd_start, RecordStartArgs,
@@ -191,15 +171,15 @@ class RecordingService(Service):
             "record/showcase", self._cmd_showcase, ShowcaseArgs,
             "Keep a recording as a showcase lesson (undo: true takes it back the same day)",
         )
-        self._free = await asyncio.to_thread(self._measure_free)
+        await self.retention.measure()
 
     async def run(self) -> None:
         async with asyncio.TaskGroup() as tg:
             tg.create_task(self._probe_loop(), name="recording-probe")
             tg.create_task(self._watchdog_loop(), name="recording-watchdog")
-            tg.create_task(self._retention_loop(), name="recording-retention")
+            tg.create_task(self.retention.loop(), name="recording-retention")
             if self.cfg.upload.url:
-                tg.create_task(self._upload_loop(), name="recording-upload")
+                tg.create_task(self.uploads.loop(), name="recording-upload")
 
     async def stop(self) -> None:
         # SIGTERM mid-lesson: finish the open fragment and say honestly it was cut short.
@@ -236,6 +216,10 @@ class RecordingService(Service):
 
     # ------------------------------------------------------------------ public API
 
+    @property
+    def recordings_dir(self) -> Path:
+        return self.root
+
     async def start_recording(
         self, title: str | None = None, subject: str | None = None,
         lesson_id: str | None = None, teacher: str | None = None, trigger: str = "api",
@@ -269,6 +253,21 @@ class RecordingService(Service):
                 teacher = teacher or lesson.get("teacher") or ""
             return await self._begin(title or "", subject or "", lesson_id, teacher or "",
                                      trigger or "api", chosen)
+
+    def recording_now(self) -> RecordingNow | None:
+        s = self.session
+        if s is None:
+            return None
+        return RecordingNow(s.m.recording_id, s.m.lesson_id, frozenset(s.captures))
+
+    def set_tap(self, camera: str, tap: PacketTap | None,
+                replacing: PacketTap | None = None) -> bool:
+        s = self.session
+        cap = s.captures.get(camera) if s is not None else None
+        if cap is None or (replacing is not None and cap.tap is not replacing):
+            return False
+        cap.tap = tap
+        return True
 
     async def stop_recording(self, trigger: str = "api", reason: str = "") -> dict[str, Any]:
         """Stop the recording in progress; CommandError when idle."""
@@ -393,22 +392,13 @@ class RecordingService(Service):
             "bytes": s.bytes_written() if s else 0,
             "bitrate_bps": round(self._bitrate_bps),
             "cameras": cams,
-            "free_bytes": self._free,
-            "keep_free_bytes": self._keep_free,
-            "disk_low": 0 <= self._free < self._keep_free,
+            "free_bytes": self.retention.free,
+            "keep_free_bytes": self.retention.keep_free,
+            "disk_low": 0 <= self.retention.free < self.retention.keep_free,
             "dir": str(self.root),
-            "upload": "off" if not self.cfg.upload.url else self._upload_status(),
+            "upload": "off" if not self.cfg.upload.url else self.uploads.status(),
         }
         return doc
-
-    def _upload_status(self) -> dict[str, Any]:
-        up = self.cfg.upload
-        target = redact(up.url or "") + (f" bucket {up.bucket}" if up.protocol == "s3" else "")
-        done, total = self._upload_done
-        return {"active": self._upload_active, "protocol": up.protocol, "target": target,
-                "progress": ({"bytes": done, "total": total} if self._upload_active
-                             else None),
-                "errors": dict(self._upload_errors), "last_error": self._upload_last_error}
 
     # ------------------------------------------------------------------ commands
 
@@ -533,8 +523,8 @@ class RecordingService(Service):
                                        force=True)
         except Exception:
             log.exception("recording %s: publishing its end failed", m.recording_id)
-        self._upload_wake.set()
-        self._retention_wake.set()
+        self.uploads.wake.set()
+        self.retention.wake.set()
         return {"recording_id": m.recording_id, "state": m.state, "lesson_id": m.lesson_id,
                 "duration_s": m.duration_s, "bytes": m.bytes, "dir": str(session.dir),
                 "gaps": len(m.gaps), "reason": m.reason}
@@ -688,7 +678,7 @@ class RecordingService(Service):
             self.m_segments.labels(ev.camera).inc()
             s.m.bytes = sum(x.bytes for c in s.m.cameras for x in c.segments)
             await s.save()
-            self._retention_wake.set()
+            self.retention.wake.set()
 
     # ------------------------------------------------------------------ device states
 
@@ -790,166 +780,17 @@ class RecordingService(Service):
         except OSError:
             return -1
 
-    async def _retention_loop(self) -> None:
-        while True:
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(self.cfg.retention_interval_s):
-                    await self._retention_wake.wait()
-            self._retention_wake.clear()
-            try:
-                await self.enforce_retention()
-            except Exception:
-                log.exception("retention pass failed")
-
     async def enforce_retention(self) -> list[str]:
-        """One pass: returns the ids deleted."""
-        async with self._retention_lock:
-            return await self._enforce_retention()
+        """One retention pass: returns the ids deleted."""
+        return await self.retention.enforce()
 
-    async def _enforce_retention(self) -> list[str]:
-        assert self.catalog is not None
-        self._free = free = await asyncio.to_thread(self._measure_free)
-        self.m_free.set(free)
-        self._keep_free = keep = retention.threshold(self.cfg.min_free_bytes, self._bitrate_bps)
-        current = self.session.m.recording_id if self.session else None
-        rows = [r for r in await asyncio.to_thread(self.catalog.deletion_candidates)
-                if r["id"] != current and r["id"] != self._upload_active]
-        todo: list[tuple[dict, str]] = []
-        if self.cfg.max_age_days > 0:
-            now = self.ctx.clock.now().astimezone(UTC)  # started is stored as UTC ISO text
-            cutoff = (now - timedelta(days=self.cfg.max_age_days)).isoformat()
-            for r in rows:
-                if r["started"] < cutoff and r["upload_state"] not in (
-                        "pending", "uploading", "failed"):
-                    todo.append((r, f"older than {self.cfg.max_age_days} days"))
-        if free >= 0:
-            by_id = {r["id"]: r for r in rows}
-            cands = [retention.Candidate(r["id"], int(r["bytes"] or 0),
-                                         r["upload_state"] in ("pending", "uploading", "failed"))
-                     for r in rows if all(r is not t for t, _ in todo)]
-            emergency = max(self.cfg.emergency_free_bytes, int(self._bitrate_bps / 8 * 300))
-            todo += [(by_id[c.id], why) for c, why in
-                     retention.plan(free, keep, emergency, cands)]
-        deleted = []
-        for row, why in todo:
-            if await self._delete(row, why):
-                deleted.append(row["id"])
-        if deleted:
-            self._free = await asyncio.to_thread(self._measure_free)
-        return deleted
+    def _busy(self) -> set[str]:
+        """Recordings retention must not touch: the one in progress, the one uploading."""
+        return {i for i in (self.session.m.recording_id if self.session else None,
+                            self.uploads.active) if i}
 
-    async def _delete(self, row: dict[str, Any], why: str) -> bool:
-        """Delete a recording's files, then mark it deleted; False (files left, counted,
-        the catalog unchanged so a later pass tries again) when the files would not go."""
-        assert self.catalog is not None
-        directory = self.root / row["path"]
-        m = None
-        with contextlib.suppress(Exception):
-            m = await asyncio.to_thread(mf.read, directory)
-        left = await asyncio.to_thread(_remove_tree, directory)
-        if left:
-            self.m_delete_failed.inc()
-            log.warning("retention: recording %s not deleted: %d file(s) could not be removed "
-                        "from %s; it stays in the catalog and is tried again", row["id"],
-                        left, directory)
-            return False
-        await asyncio.to_thread(self.catalog.update, row["id"], state="deleted", reason=why,
-                                deleted_at=self.ctx.clock.now().astimezone(UTC).isoformat())
-        kind = "age" if "older" in why else ("uploaded" if "upload" in why and "before"
-                                             not in why else "disk")
-        self.m_deleted.labels(kind).inc()
-        log.warning("retention: deleted recording %s (%s, %d bytes): %s", row["id"],
-                    row["path"], row["bytes"] or 0, why)
-        if m is None:
-            m = mf.Manifest(recording_id=row["id"], lesson_id=row["lesson_id"],
-                            title=row["title"], subject=row["subject"], teacher=row["teacher"],
-                            trigger=row["trigger"],
-                            started=datetime.fromisoformat(row["started"]),
-                            duration_s=row["duration_s"], bytes=row["bytes"] or 0)
+    async def _published_deleted(self, m: mf.Manifest, why: str) -> None:
         await self._publish_recording(None, "deleted", reason=why, m=m)
-        return True
-
-    # ------------------------------------------------------------------ upload
-
-    async def _upload_loop(self) -> None:
-        from agent.recording.upload import make_uploader
-
-        up = self.cfg.upload
-        site = self.ctx.config.site
-        uploader = make_uploader(up, site.school, site.room, self._upload_count)
-        assert self.catalog is not None
-        try:
-            while True:
-                due = await asyncio.to_thread(self.catalog.upload_due, time.time())
-                for row in due:
-                    await self._upload_one(uploader, row)
-                with contextlib.suppress(TimeoutError):
-                    async with asyncio.timeout(2.0):
-                        await self._upload_wake.wait()
-                self._upload_wake.clear()
-        finally:
-            with contextlib.suppress(Exception):
-                await uploader.close()
-
-    def _upload_count(self, name: str, n: int) -> None:
-        match name:
-            case "bytes":
-                self.m_upload_bytes.inc(n)
-            case "parts_sent" | "parts_reused" | "files_skipped":
-                self.m_upload_units.labels(name).inc(n)
-
-    def _upload_progress(self, done: int, total: int) -> None:
-        self._upload_done = (done, total)
-
-    async def _upload_one(self, uploader: Uploader, row: dict[str, Any]) -> None:
-        """One attempt at one recording; every failure is recorded and retried later."""
-        from agent.recording.upload import UploadError
-
-        assert self.catalog is not None
-        up = self.cfg.upload
-        self._upload_active = row["id"]
-        self._upload_done = (0, 0)
-        attempts = int(row["upload_attempts"] or 0)
-        await asyncio.to_thread(self.catalog.update, row["id"], upload_state="uploading")
-        try:
-            sent = await uploader.upload_recording(self.root, row["path"],
-                                                   self._upload_progress)
-        except Exception as e:  # every failure is retried later, never fatal
-            if isinstance(e, UploadError):
-                kind = e.kind
-            elif isinstance(e, OSError):
-                kind = "local"
-            else:
-                kind = "server"
-                log.exception("upload of %s failed", row["id"])
-            why = f"{kind}: {str(e) or type(e).__name__}"
-            delay = min(up.retry_max_s, up.retry_min_s * 2 ** min(attempts, 16))
-            await asyncio.to_thread(
-                self.catalog.update, row["id"], upload_state="failed",
-                upload_reason=why[:300], upload_attempts=attempts + 1,
-                upload_next=time.time() + delay,
-            )
-            self.m_uploads.labels("failed").inc()
-            self.m_upload_errors.labels(kind).inc()
-            self._upload_errors[kind] = self._upload_errors.get(kind, 0) + 1
-            self._upload_last_error = {"recording_id": row["id"], "kind": kind,
-                                       "reason": why[:300],
-                                       "at": self.ctx.clock.now().astimezone(UTC).isoformat()}
-            log.warning("upload of %s failed (%s); retry in %.1f s; local files kept",
-                        row["id"], why, delay)
-            return
-        finally:
-            self._upload_active = None
-        await asyncio.to_thread(
-            self.catalog.update, row["id"], upload_state="uploaded", upload_reason="",
-            upload_attempts=attempts + 1, uploaded_bytes=sent, upload_next=0.0,
-        )
-        self.m_uploads.labels("ok").inc()
-        log.info("recording %s uploaded and verified (%d bytes)", row["id"], sent)
-        if up.delete_after_upload:  # only now: every file's server copy was verified
-            fresh = await asyncio.to_thread(self.catalog.get, row["id"])
-            if fresh:
-                await self._delete(fresh, "uploaded; delete_after_upload is on")
 
     # ------------------------------------------------------------------ crash recovery
 
@@ -1063,9 +904,3 @@ def _settle_from_disk(m: mf.Manifest, directory: Path) -> None:
     m.bytes = sum(s.bytes for c in m.cameras for s in c.segments)
 
 
-def _remove_tree(directory: Path) -> int:
-    """Remove as much of ``directory`` as possible; the number of entries left (0 = gone)."""
-    shutil.rmtree(directory, ignore_errors=True)
-    if not directory.exists():
-        return 0
-    return sum(1 for _ in directory.rglob("*")) or 1

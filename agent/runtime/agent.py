@@ -22,8 +22,6 @@ from agent.state import State
 
 log = logging.getLogger(__name__)
 
-RESTART_EXIT_CODE = 75  # EX_TEMPFAIL: the unit's RestartForceExitStatus restarts us
-
 
 def service_factories() -> list[Callable[[AgentContext], Service | None]]:
     """Services in start order (stopped in reverse). A factory returns None when the room's

@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     from agent.runtime.looplag import LoopLagMonitor
     from agent.state import State
 
-S = TypeVar("S", bound="Service")
+T = TypeVar("T")
 
 
 @dataclass
@@ -39,8 +39,9 @@ class AgentContext:
     exit_code: int = 0  # set by a command that asks for a restart (75 = restart me)
     request_stop: Callable[[], None] | None = None
 
-    def service(self, cls: type[S]) -> S | None:
-        """The running instance of a service class, if this room has one."""
+    def service(self, cls: type[T]) -> T | None:
+        """The running service of a class or of a protocol in agent/interfaces.py
+        (``ctx.service(Recorder)``), if this room has one."""
         for s in self.services.values():
             if isinstance(s, cls):
                 return s

@@ -4,17 +4,19 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import random
 import time
+from collections.abc import Callable
 
 from agent.runtime.service import Service
+from drivers.backoff import Backoff
 
 log = logging.getLogger(__name__)
 
 
 class Supervisor:
     def __init__(
-        self, services: list[Service], stop_timeout_s: float = 10.0, on_crash=None
+        self, services: list[Service], stop_timeout_s: float = 10.0,
+        on_crash: Callable[[str], object] | None = None,
     ) -> None:
         self.services = services
         self.stop_timeout_s = stop_timeout_s
@@ -37,7 +39,7 @@ class Supervisor:
             self._tasks[s.name] = asyncio.create_task(self._keep_running(s), name=s.name)
 
     async def _keep_running(self, s: Service) -> None:
-        delay = 1.0
+        backoff = Backoff(1.0, 60.0)
         while True:
             started = time.monotonic()
             try:
@@ -52,12 +54,12 @@ class Supervisor:
                 if s.name in self._stopping:
                     raise asyncio.CancelledError from None
                 if time.monotonic() - started > 300:
-                    delay = 1.0  # it ran well for a while: this is a new failure
+                    backoff.reset()  # it ran well for a while: this is a new failure
                 self.restarts[s.name] = self.restarts.get(s.name, 0) + 1
                 self._on_crash(s.name)
-                log.exception("service %s crashed; restarting in %.1f s", s.name, delay)
-                await asyncio.sleep(delay * random.uniform(0.8, 1.2))
-                delay = min(delay * 2, 60.0)
+                wait = backoff.next()
+                log.exception("service %s crashed; restarting in %.1f s", s.name, wait)
+                await asyncio.sleep(wait)
 
     async def stop(self) -> None:
         """Cancel and stop services in reverse start order; each gets a bounded time."""

@@ -48,6 +48,7 @@ import msgspec
 from agent import events as ev
 from agent.commands import CommandError
 from agent.config import read_secret
+from agent.interfaces import ClassTablets
 from agent.runtime.service import AgentContext, Service
 from agent.runtime.sqlite import GroupCommitWriter
 from agent.tablets.attendance import LessonContext, LessonTally
@@ -169,7 +170,7 @@ class _Metrics(Observer):
         self._ack.observe(seconds)
 
 
-class TabletService(Service):
+class TabletService(Service, ClassTablets):
     name = "tablets"
     capabilities = ("tablets",)
 
@@ -467,102 +468,136 @@ class TabletService(Service):
     async def handle(self, s: Session, msg: p.ClientMessage) -> None:
         now = self.ctx.clock.now()
         tally = self.current if self.current and not self.current.ended else None
-        lc = tally.ctx if tally else None
-        base = {"device_id": s.device_id, "student_id": s.student_id, "message_id": msg.id,
-                "lesson_id": lc.lesson_id if lc else None,
-                "class_id": lc.class_id if lc else None}
-        event: ev.InteractionEvent | None = None
-        if isinstance(msg, p.Assignment):
-            if s.role != "teacher":
-                raise Reject("forbidden", "only a teacher device (a device token with role "
-                                          "teacher) may send an assignment")
-            await self.assign(msg.assignment_id, msg.class_id, msg.subject, msg.kind,
-                              msg.due, msg.title, source="tablet", device_id=s.device_id,
-                              message_id=msg.id)
-            return
-        if isinstance(msg, p.Submission):
-            await self._submit(s, msg, now, lc.lesson_id if lc else None)
-            if tally:
-                tally.devices_active.add(s.device_id)
-            return
-        if isinstance(msg, p.Checkin):
-            at = self._checkin_time(msg.at, now)
-            if tally is None:
-                if s.student_id in self.pending:
-                    return  # already waiting for the next lesson: ack, count nothing
-                # stored before the ack (which marks the id done): a restart before the
-                # lesson must not lose it, since the resend would only be a duplicate
-                await self.db.call(_insert_pending(s.student_id, s.device_id, at))
-                if self.current and not self.current.ended:
-                    # a lesson opened while we were writing; it has drained pending
-                    # already, so count this one for it directly
-                    tally = self.current
-                    lc = tally.ctx
-                    base.update(lesson_id=lc.lesson_id, class_id=lc.class_id)
-                    sid = s.student_id
-                    self.db.submit(lambda c: c.execute(
-                        "DELETE FROM pending_checkin WHERE student_id = ?", (sid,)))
-                elif s.student_id in self.pending:
-                    return  # the same student from a second tablet meanwhile: kept first
-                else:
-                    if len(self.pending) >= MAX_PENDING:
-                        old = next(iter(self.pending))
-                        self.pending.pop(old)
-                        self.db.submit(lambda c: c.execute(
-                            "DELETE FROM pending_checkin WHERE student_id = ?", (old,)))
-                    self.pending[s.student_id] = (at, s.device_id)
-                    event = ev.InteractionEvent(kind="checkin", ts=at, **base)
-            if tally is not None and event is None:
-                if s.student_id in tally.checkins:
-                    return  # already checked in for this lesson: ack, count nothing
-                # stored first: a failed write leaves nothing half-counted (resend retries)
-                await self.db.call(_insert_checkin(tally.ctx.lesson_id, s.student_id,
-                                                   s.device_id, at))
-                c = tally.add_checkin(s.student_id, s.device_id, at)
-                if c is None:
-                    return
-                event = ev.InteractionEvent(kind="checkin", ts=at, late=c.late, **base)
-        elif isinstance(msg, p.Answer):
-            answer = msg.choice if msg.choice is not None else (msg.text or "")
-            correct = None
-            if self.question and msg.question_id == self.question.question_id:
-                self.question_answers[s.student_id] = answer
-                if self.question_correct is not None:
-                    correct = answer == self.question_correct
-            if tally:
-                tally.add_answer(msg.question_id, s.student_id, answer)
-            event = ev.InteractionEvent(
-                kind="answer", ts=now, question_id=msg.question_id, choice=msg.choice,
-                text=msg.text, correct=correct, time_to_answer_s=msg.time_to_answer_s, **base)
-        elif isinstance(msg, p.Hand):
-            was_up = s.student_id in self.hands_up
-            if msg.state == "raise":
-                self.hands_up.add(s.student_id)
-                if tally and not was_up:
-                    tally.hand_raises += 1
-            else:
-                self.hands_up.discard(s.student_id)
-            event = ev.InteractionEvent(kind="hand", ts=now, state=msg.state, **base)
-        elif isinstance(msg, p.Focus):
-            if msg.state == "background":
-                if tally and s.student_id not in self.background:
-                    tally.focus_lost += 1
-                self.background.add(s.student_id)
-            else:
-                self.background.discard(s.student_id)
-            event = ev.InteractionEvent(kind="focus", ts=now, state=msg.state, **base)
-        elif isinstance(msg, p.BroadcastAck):
-            self.broadcasts.setdefault(msg.broadcast_id, set()).add(s.device_id)
-            if tally:
-                tally.broadcast_acks.setdefault(msg.broadcast_id, set()).add(s.device_id)
-            event = ev.InteractionEvent(kind="broadcast_ack", ts=now,
-                                        broadcast_id=msg.broadcast_id, **base)
-        else:  # pragma: no cover - the gateway only hands over the types above
-            raise Reject("unknown_type", "not handled")
+        event: ev.InteractionEvent | None
+        match msg:
+            case p.Assignment():
+                await self._on_assignment(s, msg)
+                return
+            case p.Submission():
+                await self._submit(s, msg, now, tally.ctx.lesson_id if tally else None)
+                if tally:
+                    tally.devices_active.add(s.device_id)
+                return
+            case p.Checkin():
+                tally, event = await self._on_checkin(s, msg, now, tally)
+            case p.Answer():
+                event = self._on_answer(s, msg, now, tally)
+            case p.Hand():
+                event = self._on_hand(s, msg, now, tally)
+            case p.Focus():
+                event = self._on_focus(s, msg, now, tally)
+            case p.BroadcastAck():
+                event = self._on_broadcast_ack(s, msg, now, tally)
+            case _:  # pragma: no cover - the gateway only hands over the types above
+                raise Reject("unknown_type", "not handled")
+        if event is None:
+            return  # acked, nothing counted
         if tally:
             tally.devices_active.add(s.device_id)
         # durable in the outbox before the tablet gets its ack
         await self.ctx.bus.publish(event)
+
+    @staticmethod
+    def _base(s: Session, msg: p.ClientMessage, tally: LessonTally | None) -> dict[str, Any]:
+        """The fields every interaction event of this message carries."""
+        lc = tally.ctx if tally else None
+        return {"device_id": s.device_id, "student_id": s.student_id, "message_id": msg.id,
+                "lesson_id": lc.lesson_id if lc else None,
+                "class_id": lc.class_id if lc else None}
+
+    async def _on_assignment(self, s: Session, msg: p.Assignment) -> None:
+        if s.role != "teacher":
+            raise Reject("forbidden", "only a teacher device (a device token with role "
+                                      "teacher) may send an assignment")
+        await self.assign(msg.assignment_id, msg.class_id, msg.subject, msg.kind,
+                          msg.due, msg.title, source="tablet", device_id=s.device_id,
+                          message_id=msg.id)
+
+    async def _on_checkin(
+        self, s: Session, msg: p.Checkin, now: datetime, tally: LessonTally | None
+    ) -> tuple[LessonTally | None, ev.InteractionEvent | None]:
+        """(the lesson it counted for, its event); no event: a duplicate, acked only."""
+        at = self._checkin_time(msg.at, now)
+        if tally is None:
+            if s.student_id in self.pending:
+                return None, None  # already waiting for the next lesson: count nothing
+            # stored before the ack (which marks the id done): a restart before the
+            # lesson must not lose it, since the resend would only be a duplicate
+            await self.db.call(_insert_pending(s.student_id, s.device_id, at))
+            if self.current and not self.current.ended:
+                # a lesson opened while we were writing; it has drained pending
+                # already, so count this one for it directly
+                tally = self.current
+                sid = s.student_id
+                self.db.submit(lambda c: c.execute(
+                    "DELETE FROM pending_checkin WHERE student_id = ?", (sid,)))
+            elif s.student_id in self.pending:
+                return None, None  # the same student from a second tablet meanwhile
+            else:
+                if len(self.pending) >= MAX_PENDING:
+                    old = next(iter(self.pending))
+                    self.pending.pop(old)
+                    self.db.submit(lambda c: c.execute(
+                        "DELETE FROM pending_checkin WHERE student_id = ?", (old,)))
+                self.pending[s.student_id] = (at, s.device_id)
+                return None, ev.InteractionEvent(kind="checkin", ts=at,
+                                                 **self._base(s, msg, None))
+        if s.student_id in tally.checkins:
+            return tally, None  # already checked in for this lesson: count nothing
+        # stored first: a failed write leaves nothing half-counted (resend retries)
+        await self.db.call(_insert_checkin(tally.ctx.lesson_id, s.student_id,
+                                           s.device_id, at))
+        c = tally.add_checkin(s.student_id, s.device_id, at)
+        if c is None:
+            return tally, None
+        return tally, ev.InteractionEvent(kind="checkin", ts=at, late=c.late,
+                                          **self._base(s, msg, tally))
+
+    def _on_answer(self, s: Session, msg: p.Answer, now: datetime,
+                   tally: LessonTally | None) -> ev.InteractionEvent:
+        answer = msg.choice if msg.choice is not None else (msg.text or "")
+        correct = None
+        if self.question and msg.question_id == self.question.question_id:
+            self.question_answers[s.student_id] = answer
+            if self.question_correct is not None:
+                correct = answer == self.question_correct
+        if tally:
+            tally.add_answer(msg.question_id, s.student_id, answer)
+        return ev.InteractionEvent(
+            kind="answer", ts=now, question_id=msg.question_id, choice=msg.choice,
+            text=msg.text, correct=correct, time_to_answer_s=msg.time_to_answer_s,
+            **self._base(s, msg, tally))
+
+    def _on_hand(self, s: Session, msg: p.Hand, now: datetime,
+                 tally: LessonTally | None) -> ev.InteractionEvent:
+        was_up = s.student_id in self.hands_up
+        if msg.state == "raise":
+            self.hands_up.add(s.student_id)
+            if tally and not was_up:
+                tally.hand_raises += 1
+        else:
+            self.hands_up.discard(s.student_id)
+        return ev.InteractionEvent(kind="hand", ts=now, state=msg.state,
+                                   **self._base(s, msg, tally))
+
+    def _on_focus(self, s: Session, msg: p.Focus, now: datetime,
+                  tally: LessonTally | None) -> ev.InteractionEvent:
+        if msg.state == "background":
+            if tally and s.student_id not in self.background:
+                tally.focus_lost += 1
+            self.background.add(s.student_id)
+        else:
+            self.background.discard(s.student_id)
+        return ev.InteractionEvent(kind="focus", ts=now, state=msg.state,
+                                   **self._base(s, msg, tally))
+
+    def _on_broadcast_ack(self, s: Session, msg: p.BroadcastAck, now: datetime,
+                          tally: LessonTally | None) -> ev.InteractionEvent:
+        self.broadcasts.setdefault(msg.broadcast_id, set()).add(s.device_id)
+        if tally:
+            tally.broadcast_acks.setdefault(msg.broadcast_id, set()).add(s.device_id)
+        return ev.InteractionEvent(kind="broadcast_ack", ts=now,
+                                   broadcast_id=msg.broadcast_id, **self._base(s, msg, tally))
 
     # ------------------------------------------------------------------ homework
 
@@ -653,20 +688,14 @@ class TabletService(Service):
     # ------------------------------------------------------------------ engagement, state
 
     async def _follow_engagement(self) -> None:
-        window_type = getattr(ev, "EngagementWindow", None)
-        if window_type is None:
-            await asyncio.Event().wait()
-        with self.ctx.bus.subscribe(window_type) as sub:
+        with self.ctx.bus.subscribe(ev.EngagementWindow) as sub:
             async for w in sub:
                 tally = self.current
-                if tally is None or tally.ended:
+                if not isinstance(w, ev.EngagementWindow) or tally is None or tally.ended:
                     continue
-                wid = getattr(w, "lesson_id", None)
-                if wid and wid != tally.ctx.lesson_id:
+                if w.lesson_id and w.lesson_id != tally.ctx.lesson_id:
                     continue
-                median = getattr(w, "head_count_median", None)
-                if median is not None:
-                    tally.add_head_count(median)
+                tally.add_head_count(w.head_count_median)
 
     def _publish_state(self, status: str, reason: str) -> None:
         now = self.ctx.clock.now()

@@ -47,8 +47,9 @@ def _data_type(event_type: type[msgspec.Struct]) -> type[msgspec.Struct]:
                else msgspec.field(default_factory=f.default_factory)
                if f.default_factory is not msgspec.NODEFAULT else msgspec.NODEFAULT)
               for f in msgspec.structs.fields(event_type) if f.name != "ts"]
-    fields = [(n, t) if d is msgspec.NODEFAULT else (n, t, d) for n, t, d in fields]
-    return msgspec.defstruct(event_type.__name__, fields, kw_only=True,
+    shaped: list[tuple[str, Any] | tuple[str, Any, Any]] = [
+        (n, t) if d is msgspec.NODEFAULT else (n, t, d) for n, t, d in fields]
+    return msgspec.defstruct(event_type.__name__, shaped, kw_only=True,
                              module=event_type.__module__)
 
 

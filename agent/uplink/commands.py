@@ -77,8 +77,8 @@ class LogThrottle:
             return False
         self._last[key] = now
         held = self._held.pop(key, 0)
-        if held:
-            msg += f" (and {held} more like it in the last {now - last:.0f} s)"  # type: ignore[operator]
+        if held and last is not None:  # lines are held only after a first one
+            msg += f" (and {held} more like it in the last {now - last:.0f} s)"
         self.log.warning(msg, *args)
         return True
 

@@ -12,15 +12,15 @@ import asyncio
 import contextlib
 import logging
 import math
-import random
 import ssl
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
 import aiomqtt
+import paho.mqtt.client as paho_client
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
@@ -28,6 +28,7 @@ from agent.config import MqttConfig, read_secret
 from agent.uplink import topics
 from agent.uplink.commands import LogThrottle
 from agent.uplink.outbox import Outbox
+from drivers.backoff import Backoff
 
 log = logging.getLogger(__name__)
 # aiomqtt warns for every publish beyond ten awaiting PUBACK; our window is deliberate
@@ -40,7 +41,7 @@ MAX_CONCURRENT_COMMANDS = 16  # beyond this a command flood is dropped (and coun
 MAX_CONCURRENT_REFUSALS = 4
 
 # Called for each command message: (sub_topic, payload, response_topic, correlation_data)
-CommandCallback = Callable[[str, bytes, str | None, bytes | None], Awaitable[None]]
+CommandCallback = Callable[[str, bytes, str | None, bytes | None], Coroutine[Any, Any, None]]
 # Called first, synchronously: "run" (may take a command slot), "refuse" (answered from the
 # refusal pool) or "ignore" (not a command, e.g. a reply topic)
 ScreenCallback = Callable[[str, bytes], str]
@@ -173,12 +174,13 @@ class MqttLink:
             # service's own task: a cancel they swallow (gh-86296) is repeated by the
             # supervisor (agent/runtime/supervisor.py); every other call is bounded by us
             timeout=10,
-            clean_start=True if self._v5 else aiomqtt.client.mqtt.MQTT_CLEAN_START_FIRST_ONLY,
+            clean_start=True if self._v5 else paho_client.MQTT_CLEAN_START_FIRST_ONLY,
         )
 
     async def run(self) -> None:
         """Connect, serve, reconnect: forever (cancel to stop)."""
-        delay = self.cfg.reconnect_min_s
+        # wide jitter: it spreads a district's thousands of rooms after a broker restart
+        backoff = Backoff(self.cfg.reconnect_min_s, self.cfg.reconnect_max_s, jitter=0.5)
         while True:
             online, offline = self._birth()
             try:
@@ -186,7 +188,7 @@ class MqttLink:
                 async with self._make_client(offline, password, tls) as client:
                     self._client = client
                     self._on_connected()
-                    delay = self.cfg.reconnect_min_s
+                    backoff.reset()
                     await self._serve(client, online, offline)
             except aiomqtt.MqttError as e:
                 self._on_error(e)
@@ -196,9 +198,7 @@ class MqttLink:
                 self._client = None
                 self.status.connected = False
                 self.status.connected_since = None
-            # jitter spreads a district's thousands of rooms after a broker restart
-            await asyncio.sleep(delay * random.uniform(0.5, 1.5))
-            delay = min(delay * 2, self.cfg.reconnect_max_s)
+            await asyncio.sleep(backoff.next())
 
     def _on_connected(self) -> None:
         self.status.connected = True

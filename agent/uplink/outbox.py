@@ -22,7 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import msgspec
 
@@ -30,6 +30,7 @@ from agent.runtime.sqlite import GroupCommitWriter
 from agent.uplink.envelope import SCHEMA_VERSION, Envelope, encode, uuid7
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS messages (
@@ -170,8 +171,9 @@ class Outbox:
             room=self.room, type=item.type, data=item.data,
         )
 
-    async def _call(self, fn: Callable[..., Any], *args: Any) -> Any:
-        return await self._writer.call(lambda db: fn(db, *args))
+    async def _call(self, fn: Callable[..., T], *args: Any) -> T:
+        result: T = await self._writer.call(lambda db: fn(db, *args))
+        return result
 
     # ------------------------------------------------------------------ on the writer thread
 
@@ -290,6 +292,6 @@ class Outbox:
 
 def to_data(event: msgspec.Struct) -> dict[str, Any]:
     """An event's fields for the envelope's ``data`` (its ``ts`` is the envelope's)."""
-    data = msgspec.to_builtins(event)
+    data: dict[str, Any] = msgspec.to_builtins(event)
     data.pop("ts", None)
     return data

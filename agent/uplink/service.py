@@ -9,13 +9,14 @@ from __future__ import annotations
 import asyncio
 import logging
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import msgspec
 
 from agent import events as ev
 from agent.commands import CommandError, NoArgs
 from agent.config import ConfigError, load
+from agent.runtime.exitcodes import RESTART_EXIT_CODE
 from agent.runtime.service import AgentContext, Service
 from agent.uplink import commands as mqtt_commands
 from agent.uplink import topics
@@ -101,8 +102,8 @@ class UplinkService(Service):
 
     # ------------------------------------------------------------------ birth and commands
 
-    def _status_payload(self, state: str) -> bytes:
-        status = ev.AgentStatus(state=state, version=self.ctx.version,  # type: ignore[arg-type]
+    def _status_payload(self, state: Literal["online", "offline"]) -> bytes:
+        status = ev.AgentStatus(state=state, version=self.ctx.version,
                                 capabilities=self.ctx.capabilities(), started=self.ctx.started)
         return self._envelope("status", "status", to_data(status), 0)
 
@@ -177,8 +178,6 @@ class UplinkService(Service):
             applied.append("health")
         pending = [c for c in changed if c not in applied]
         if args.restart and pending:
-            from agent.runtime.agent import RESTART_EXIT_CODE
-
             self.ctx.exit_code = RESTART_EXIT_CODE
             if self.ctx.request_stop:
                 self.ctx.request_stop()

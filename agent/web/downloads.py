@@ -7,12 +7,17 @@ regular file and have a media or metadata suffix; anything else is refused and c
 Range requests work (aiohttp FileResponse), so players can seek.
 """
 
+# ctx.service(Protocol) looks services up by their protocol in agent/interfaces.py; mypy
+# only lets concrete classes stand for type[T] (python/mypy#4717)
+# mypy: disable-error-code="type-abstract"
+
 from __future__ import annotations
 
 from pathlib import Path
 
 from aiohttp import web
 
+from agent.interfaces import RecordingFiles
 from agent.runtime.service import AgentContext
 
 ALLOWED_SUFFIXES = frozenset(
@@ -22,18 +27,13 @@ _CONTENT_TYPES = {".m4s": "video/iso.segment", ".m3u8": "application/vnd.apple.m
 
 
 def recordings_dir(ctx: AgentContext) -> Path:
-    """Where recordings live: the recording service's own answer when it has one, else
-    its config key, else ``{data_dir}/recordings`` (the layout the design fixes)."""
-    svc = ctx.services.get("recording")
-    for attr in ("recordings_dir", "root", "base_dir"):
-        v = getattr(svc, attr, None) if svc is not None else None
-        if isinstance(v, str | Path) and str(v):
-            return Path(v)
-    sec = getattr(ctx.config, "recording", None)
-    for attr in ("recordings_dir", "dir", "path"):
-        v = getattr(sec, attr, None) if sec is not None else None
-        if isinstance(v, str) and v:
-            return Path(v) if Path(v).is_absolute() else ctx.config.data_dir / v
+    """Where recordings live: the recorder's own answer when the room records, else the
+    ``recording.dir`` key, else ``{data_dir}/recordings`` (the layout the design fixes)."""
+    if (rec := ctx.service(RecordingFiles)) is not None:
+        return rec.recordings_dir
+    d = ctx.config.recording.dir
+    if d:
+        return Path(d) if Path(d).is_absolute() else ctx.config.data_dir / d
     return ctx.config.data_dir / "recordings"
 
 

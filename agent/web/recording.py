@@ -21,9 +21,10 @@ def _error(status: int, code: str, message: str) -> web.Response:
 
 
 def _service(request: web.Request) -> Any:
+    from agent.recording.service import RecordingService
     from agent.web.app import CTX
 
-    return request.app[CTX].services.get("recording")
+    return request.app[CTX].service(RecordingService)
 
 
 async def _body(request: web.Request, args_type: type) -> Any:

@@ -29,6 +29,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
@@ -36,6 +37,7 @@ from agent.config import read_secret
 from district.config import DistrictConfig
 from district.ingest.parse import SUB_TOPICS, DeadLetter, Record, parse
 from district.store.store import Store
+from drivers.backoff import Backoff
 
 log = logging.getLogger(__name__)
 
@@ -77,7 +79,7 @@ class Collector:
 
     def _make_client(self) -> mqtt.Client:
         m = self.cfg.mqtt
-        c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=self.cfg.client_id,
+        c = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=self.cfg.client_id,
                         protocol=mqtt.MQTTv5, manual_ack=True)
         password = read_secret(m.password, m.password_file)
         if m.username:
@@ -91,7 +93,8 @@ class Collector:
         # back quickly after a broker restart: mosquitto 2.0 does not restore shared
         # subscriptions from its persistence, so what rooms publish before we subscribe
         # again is lost (rooms back off >= 1 s; see docs/district.md)
-        c.reconnect_delay_set(0.1, m.reconnect_max_s)
+        # paho annotates whole seconds, but sleeps for any float
+        c.reconnect_delay_set(0.1, m.reconnect_max_s)  # type: ignore[arg-type]
         c.on_connect = self._on_connect
         c.on_disconnect = self._on_disconnect
         c.on_message = self._on_message
@@ -108,8 +111,8 @@ class Collector:
         self._writer = threading.Thread(target=self._write_loop, name="district-writer",
                                         daemon=True)
         self._writer.start()
-        self.client.connect_async(u.hostname, port, keepalive=m.keepalive_s, clean_start=False,
-                                  properties=props)
+        self.client.connect_async(u.hostname or "", port, keepalive=m.keepalive_s,
+                                  clean_start=False, properties=props)
         self.client.loop_start()
 
     def stop(self, timeout: float = 10.0) -> None:
@@ -135,7 +138,7 @@ class Collector:
         log.info("mqtt: connected (session present: %s)", flags.session_present)
         client.subscribe([(f, 1) for f in filters(self.cfg)])
 
-    def _on_subscribe(self, _c: Any, _u: Any, _mid: int, codes: list, _p: Any = None) -> None:
+    def _on_subscribe(self, _c: Any, _u: Any, _mid: int, codes: list[Any], _p: Any = None) -> None:
         bad = [str(c) for c in codes if c.is_failure]
         if bad:
             log.error("mqtt: subscription refused: %s", ", ".join(bad))
@@ -194,7 +197,7 @@ class Collector:
                 self.stats.acked += 1
 
     def _commit(self, items: list[Record | DeadLetter]) -> bool:
-        delay = 0.2
+        backoff = Backoff(0.2, 10.0)
         while True:
             try:
                 self.store.apply(items, self.cfg.storage.dead_letter_max)
@@ -204,9 +207,8 @@ class Collector:
                 log.warning("storage: batch of %d failed: %s", len(items), e)
                 if self._commit_one_by_one(items):
                     return True
-            if self._stop.wait(delay):
+            if self._stop.wait(backoff.next()):
                 return False
-            delay = min(delay * 2, 10.0)
 
     def _commit_one_by_one(self, items: list[Record | DeadLetter]) -> bool:
         """Find the message that breaks the batch and dead-letter it; False when even that

@@ -336,17 +336,17 @@ def term_report(cfg: DistrictConfig, store: Store, term_name: str, *,
         by_school[r.school].append(r)
     t = cfg.targets
     q_rows: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    for r in store.term_quality_by_subject(term.name, school, room):
-        q_rows[r["school"]].append(r)
+    for q in store.term_quality_by_subject(term.name, school, room):
+        q_rows[q["school"]].append(q)
     hw: dict[str, dict[str, dict[str, HomeworkFigures]]] = {}
     if room is None:  # homework is per class, not per room: a room's report has none
-        tablet_lessons = {(r["school"], r["class_id"]): int(r["tablet_lessons"])
-                          for r in store.term_classes(term.name, school)}
+        tablet_lessons = {(c["school"], c["class_id"]): int(c["tablet_lessons"])
+                          for c in store.term_classes(term.name, school)}
         by: dict[str, list[dict[str, Any]]] = defaultdict(list)
-        for r in store.term_homework(term.name, weeks, (
+        for h in store.term_homework(term.name, weeks, (
                 t.homework_per_subject_week, t.homework_per_subject_week_no_tablets), school):
-            r["tablet_lessons"] = tablet_lessons.get((r["school"], r["class_id"]), 0)
-            by[r["school"]].append(r)
+            h["tablet_lessons"] = tablet_lessons.get((h["school"], h["class_id"]), 0)
+            by[h["school"]].append(h)
         hw = {s: _homework(rs, t, len(weeks)) for s, rs in by.items()}
 
     def pairs(s: str) -> list[HomeworkFigures] | None:

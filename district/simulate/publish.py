@@ -11,9 +11,11 @@ import time
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 from urllib.parse import urlsplit
 
 import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
 
 from district.simulate.fleet import Message
 
@@ -21,7 +23,7 @@ from district.simulate.fleet import Message
 def publish(messages: Sequence[Message], url: str, *, speed: float = 0.0,
             timeout: float = 600.0, client_id: str | None = None) -> int:
     u = urlsplit(url)
-    c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2,
+    c = mqtt.Client(CallbackAPIVersion.VERSION2,
                     client_id=client_id or f"district-sim-{uuid.uuid4().hex[:8]}",
                     protocol=mqtt.MQTTv5)
     c.max_inflight_messages_set(500)
@@ -33,13 +35,13 @@ def publish(messages: Sequence[Message], url: str, *, speed: float = 0.0,
     lock = threading.Lock()
     connected = threading.Event()
 
-    def on_publish(_c, _u, _mid, _rc, _p) -> None:
+    def on_publish(_c: Any, _u: Any, _mid: int, _rc: Any, _p: Any) -> None:
         with lock:
             acked[0] += 1
 
     c.on_publish = on_publish
     c.on_connect = lambda *_a: connected.set()
-    c.connect_async(u.hostname, u.port or 1883, keepalive=10)
+    c.connect_async(u.hostname or "", u.port or 1883, keepalive=10)
     c.loop_start()
     try:
         if not connected.wait(30):

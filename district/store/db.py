@@ -124,6 +124,7 @@ class PostgresDB(Database):
 
     def __init__(self, url: str) -> None:
         try:
+            # lazy: psycopg is optional (the postgresql extra); SQLite needs nothing
             import psycopg  # noqa: F401
         except ImportError as e:  # an optional dependency: say how to get it
             raise RuntimeError(
@@ -139,6 +140,7 @@ class PostgresDB(Database):
         return _QMARK.sub("%s", sql)
 
     def _conn(self) -> Any:
+        # lazy: psycopg is optional (the postgresql extra)
         import psycopg
 
         c = getattr(self._local, "conn", None)
@@ -171,6 +173,7 @@ class PostgresDB(Database):
                 c.rollback()
 
     def retryable(self, exc: BaseException) -> bool:
+        # lazy: psycopg is optional (the postgresql extra)
         import psycopg
 
         return isinstance(exc, (psycopg.errors.DeadlockDetected,

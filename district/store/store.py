@@ -18,9 +18,9 @@ import json
 import logging
 import time
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, date, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import msgspec
 
@@ -30,6 +30,8 @@ from district.store.db import Database, open_db
 from district.store.schema import MIGRATIONS
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
+Agg = dict[tuple[Any, ...], list[float]]  # aggregate deltas by key (week or subject)
 
 MAX_SEQ_JUMP = 1_000_000  # a larger jump is a reset (a new outbox), not a gap
 MAX_HOLES = 200  # intervals remembered per room and topic
@@ -52,11 +54,19 @@ LESSON_SHARE = ("school, room, date, week, subject, smart, recorded, minutes, li
 USAGE_SHARE = "school, room, date, week, lessons, smart_lessons, data"
 
 
-def _new_aggs() -> dict[str, dict[tuple, list[float]]]:
-    return {t: defaultdict(lambda n=len(cols): [0] * n) for t, (_, cols) in AGGS.items()}
+# per aggregate table: key columns' values -> deltas of its counting columns
+Aggs = dict[str, dict[tuple[Any, ...], list[Any]]]
 
 
-def _hw_rows(hw: list[ev.HomeworkUsage] | None) -> list[tuple] | None:
+def _zeros(n: int) -> Callable[[], list[Any]]:
+    return lambda: [0] * n
+
+
+def _new_aggs() -> Aggs:
+    return {t: defaultdict(_zeros(len(cols))) for t, (_, cols) in AGGS.items()}
+
+
+def _hw_rows(hw: list[ev.HomeworkUsage] | None) -> list[tuple[Any, ...]] | None:
     return None if hw is None else [
         (h.class_id[:200], h.subject[:200], h.assignments, h.submissions, h.submission_rate)
         for h in hw]
@@ -142,8 +152,8 @@ class Store:
             c.executemany("UPDATE lessons SET quality = ?, tablets = ? WHERE k = ?", rows)
 
     def schema_version(self) -> int:
-        return self._read(lambda c: c.execute("SELECT max(version) FROM schema_migrations")
-                          .fetchone()[0])
+        return int(self._read(lambda c: c.execute("SELECT max(version) FROM schema_migrations")
+                              .fetchone()[0]))
 
     def sync_roster(self, rooms: Iterable[tuple[str, str]]) -> None:
         rows = sorted(set(rooms))
@@ -290,12 +300,12 @@ class Store:
         return dict(counts)
 
     def _write_lessons(self, c: Any, lessons: dict[str, Record], now: str,
-                       counts: dict[str, int], aggs: dict) -> None:
+                       counts: dict[str, int], aggs: Aggs) -> None:
         if not lessons:
             return
         existing = self._existing(c, "lessons", LESSON_SHARE + ", revision", sorted(lessons))
         # the share columns after (school, room): date .. tablets
-        rows: dict[str, tuple] = {}
+        rows: dict[str, tuple[Any, ...]] = {}
         for k, rec in lessons.items():
             s: ev.LessonSummary = rec.event
             rows[k] = (s.date, iso_week(s.date), s.subject, int(s.smart_classroom_use),
@@ -344,7 +354,7 @@ class Store:
             self._lesson_share((rec.school, rec.room, *row), +1, aggs)
 
     def _write_usage(self, c: Any, usage: dict[str, Record], now: str,
-                     counts: dict[str, int], aggs: dict) -> None:
+                     counts: dict[str, int], aggs: Aggs) -> None:
         if not usage:
             return
         existing = self._existing(c, "usage_daily", USAGE_SHARE + ", revision", sorted(usage))
@@ -388,8 +398,9 @@ class Store:
             counts["usage:revised"] += 1
             self._usage_share(shares[k], +1, aggs)
 
-    def _existing(self, c: Any, table: str, cols: str, keys: list[str]) -> dict[str, tuple]:
-        out: dict[str, tuple] = {}
+    def _existing(self, c: Any, table: str, cols: str,
+                  keys: list[str]) -> dict[str, tuple[Any, ...]]:
+        out: dict[str, tuple[Any, ...]] = {}
         for i in range(0, len(keys), 500):
             chunk = keys[i:i + 500]
             marks = ", ".join("?" * len(chunk))
@@ -401,7 +412,7 @@ class Store:
     def _terms_of(self, day: str) -> list[str]:
         return [t.name for t in self.terms if t.start <= day <= t.end]
 
-    def _lesson_share(self, r: Sequence[Any], sign: int, aggs: dict) -> None:
+    def _lesson_share(self, r: Sequence[Any], sign: int, aggs: Aggs) -> None:
         (school, room, day, wk, subject, smart, recorded, minutes, live, quality, class_id,
          tablets) = r
         live_known, q_known = int(live is not None), int(quality is not None)
@@ -419,7 +430,7 @@ class Store:
             k[0] += sign
             k[1] += sign * tablets
 
-    def _usage_share(self, r: Sequence[Any], sign: int, aggs: dict) -> None:
+    def _usage_share(self, r: Sequence[Any], sign: int, aggs: Aggs) -> None:
         school, room, day, wk, lessons, smart, homework = r
         for term in self._terms_of(day):
             w = aggs["agg_week"][(term, school, room, wk)]
@@ -437,7 +448,7 @@ class Store:
                     h[2] += sign * assigned
                     h[3] += sign * rate * assigned
 
-    def _apply_aggs(self, c: Any, aggs: dict) -> None:
+    def _apply_aggs(self, c: Any, aggs: Aggs) -> None:
         for table, (keys, cols) in AGGS.items():
             rows = [(*k, *v) for k, v in sorted(aggs[table].items()) if any(v)]
             if not rows:
@@ -456,7 +467,7 @@ class Store:
         rows = []
         for k in sorted(seqs):
             old = existing.get(k)
-            st = SeqState(*old[:1], json.loads(old[1]), *old[2:]) if old else SeqState()
+            st = SeqState(old[0], json.loads(old[1]), *old[2:]) if old else SeqState()
             for s in seqs[k]:
                 st.add(s)
             counts["seq:gaps"] += st.gaps - (old[3] if old else 0)
@@ -487,7 +498,7 @@ class Store:
 
     # ----------------------------------------------------------------- reads
 
-    def _read(self, fn: Any) -> Any:
+    def _read(self, fn: Callable[[Any], T]) -> T:
         """Run a read; once more on a fresh connection if the server dropped ours."""
         try:
             with self.db.reading() as c:
@@ -507,7 +518,7 @@ class Store:
         return self._read(run)
 
     @staticmethod
-    def _where(school: str | None, room: str | None, first: str = "WHERE") -> tuple[str, list]:
+    def _where(school: str | None, room: str | None, first: str = "WHERE") -> tuple[str, list[Any]]:
         parts, params = [], []
         if school is not None:
             parts.append("school = ?")

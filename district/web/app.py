@@ -16,7 +16,7 @@ import hmac
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import date
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import msgspec
 from aiohttp import web
@@ -25,15 +25,20 @@ from agent.config import parse_listen, read_secret
 from agent.web.credentials import is_loopback_host, verify_password
 from district import report as report_mod
 from district.config import ConfigError, DistrictConfig
-from district.kpi.engine import term_report, weekly_series
+from district.kpi.engine import term_report, today, weekly_series
 from district.store.store import Store
+from district.web.metrics import render as render_metrics
+from district.web.openapi import document as openapi_document
+
+if TYPE_CHECKING:
+    from district.ingest.collector import Collector
 
 log = logging.getLogger(__name__)
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 CFG = web.AppKey("cfg", DistrictConfig)
 STORE = web.AppKey("store", Store)
-COLLECTOR = web.AppKey("collector", object)
+COLLECTOR: web.AppKey[Collector | None] = web.AppKey("collector")
 EXEMPT = ("/healthz",)
 
 
@@ -142,7 +147,6 @@ def _term(request: web.Request) -> str:
         if not cfg.terms:
             raise ConfigError("no term configured")
         # default: the term containing today, else the latest one
-        from district.kpi.engine import today
 
         t = today(cfg)
         name = next((x.name for x in cfg.terms if x.start <= t <= x.end), cfg.terms[-1].name)
@@ -242,16 +246,12 @@ async def dead_letters(request: web.Request) -> web.Response:
 
 
 async def metrics(request: web.Request) -> web.Response:
-    from district.web.metrics import render
-
-    body = await asyncio.to_thread(render, request.app[STORE], request.app[COLLECTOR])
+    body = await asyncio.to_thread(render_metrics, request.app[STORE], request.app[COLLECTOR])
     return web.Response(body=body, headers={"Content-Type": "text/plain; version=0.0.4"})
 
 
 async def openapi(request: web.Request) -> web.Response:
-    from district.web.openapi import document
-
-    return _json(document())
+    return _json(openapi_document())
 
 
 async def start_web(cfg: DistrictConfig, store: Store, collector: Any) -> web.AppRunner:

@@ -3,10 +3,11 @@ counters and the running collector's tallies at scrape time."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 from prometheus_client import CollectorRegistry, generate_latest
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 
 from district.store.store import Store
 
@@ -15,7 +16,7 @@ class _Scrape:
     def __init__(self, store: Store, collector: Any) -> None:
         self.store, self.collector = store, collector
 
-    def collect(self):
+    def collect(self) -> Iterator[Metric]:
         counters = self.store.counters()
         by_kind = CounterMetricFamily("district_records", "Records by kind and outcome",
                                       labels=["kind", "outcome"])

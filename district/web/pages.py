@@ -17,8 +17,9 @@ import logging
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote, urlencode
 
 import msgspec
@@ -27,6 +28,7 @@ from aiohttp import web
 from agent.web.pages import negotiate
 from district.kpi import views
 from district.kpi.engine import today
+from district.store.store import Store
 from district.web.app import CFG, STORE, _as_of, _term
 
 log = logging.getLogger(__name__)
@@ -46,8 +48,8 @@ class ViewCache:
 
     def __init__(self, size: int = 64, stale_s: float = 5.0, watch_s: float = 120.0) -> None:
         self.size, self.stale_s, self.watch_s = size, stale_s, watch_s
-        self._watch: dict[tuple, tuple[float, Callable[[], object]]] = {}
-        self._d: OrderedDict[tuple, tuple[int, float, bytes]] = OrderedDict()
+        self._watch: dict[tuple[Any, ...], tuple[float, Callable[[], object]]] = {}
+        self._d: OrderedDict[tuple[Any, ...], tuple[int, float, bytes]] = OrderedDict()
         self._lock = threading.Lock()  # handlers run in threads
         self.hits = self.misses = 0
 
@@ -55,12 +57,12 @@ class ViewCache:
         with self._lock:
             self._d.clear()
 
-    def watched(self, key: tuple, build: Callable[[], object]) -> None:
+    def watched(self, key: tuple[Any, ...], build: Callable[[], object]) -> None:
         """Keep ``key`` warm while someone watches it (pages poll every REFRESH_S)."""
         with self._lock:
             self._watch[key] = (time.monotonic(), build)
 
-    def warm(self, store: object) -> int:
+    def warm(self, store: Store) -> int:
         """Recompute the watched views whose data changed; returns how many."""
         now = time.monotonic()
         with self._lock:
@@ -88,7 +90,7 @@ class ViewCache:
             n += 1
         return n
 
-    def get(self, store: object, key: tuple, build: Callable[[], object]) -> bytes:
+    def get(self, store: Store, key: tuple[Any, ...], build: Callable[[], object]) -> bytes:
         version = views.data_version(store)
         now = time.monotonic()
         with self._lock:
@@ -181,7 +183,8 @@ async def _page(request: web.Request, template: str) -> web.Response:
             data = "/api/report"
             params += [("school", school)] if school else []
     data += "?" + urlencode([*params, ("lang", lang)], quote_via=quote, safe="*")
-    esc = lambda v: html.escape(v or "", quote=True)  # noqa: E731
+    def esc(v: str | None) -> str:
+        return html.escape(v or "", quote=True)
     text = (STATIC / template).read_text(encoding="utf-8")
     for key, value in (("lang", lang), ("district", cfg.district.name), ("term", term),
                        ("school", school), ("room", room),
@@ -228,7 +231,9 @@ async def favicon(request: web.Request) -> web.FileResponse:
 
 
 @web.middleware
-async def json_errors(request: web.Request, handler) -> web.StreamResponse:
+async def json_errors(request: web.Request,
+                      handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+                      ) -> web.StreamResponse:
     """aiohttp's own 404/405 (no such route, a path with %2F) as JSON like the API's."""
     try:
         return await handler(request)
@@ -240,7 +245,7 @@ async def json_errors(request: web.Request, handler) -> web.StreamResponse:
             status=e.status, content_type="application/json")
 
 
-async def _warmer(app: web.Application):
+async def _warmer(app: web.Application) -> AsyncIterator[None]:
     """While a page is open, its view is recomputed in the background when the data
     changes (at most every ``stale_s``), so a page load finds it ready."""
 

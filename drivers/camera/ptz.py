@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 
 from drivers.camera.visca import SerialVisca, UdpVisca, ViscaError
@@ -34,6 +35,7 @@ async def recall_preset(t: PtzTarget) -> None:
     if t.protocol in ("visca-serial", "visca-udp"):
         if not isinstance(t.preset, int):
             raise PtzError(f"VISCA preset must be a number, got {t.preset!r}")
+        client: SerialVisca | UdpVisca
         if t.protocol == "visca-serial":
             client = SerialVisca(t.address, t.baudrate, t.visca_address, t.timeout_s)
         else:
@@ -55,8 +57,8 @@ async def _onvif_goto(t: PtzTarget) -> None:
     """GetServices (or GetCapabilities) -> GetProfiles -> GetPresets -> GotoPreset, with
     onvif-zeep-async (WSDLs from the package). The configured preset may be a preset token
     or a preset name as the camera's web page shows it."""
-    import asyncio
 
+    # lazy: onvif-zeep is slow to import; only ONVIF cameras need it
     from onvif import ONVIFCamera
 
     host, port = _host_port(t.address, 80)
@@ -89,6 +91,7 @@ async def _preset_token(ptz: object, profile: str, wanted: str) -> str:
     """The token of preset ``wanted`` (a token or a name). A camera that cannot list its
     presets gets ``wanted`` as the token, as configured."""
     try:
+        # zeep builds the ONVIF service's methods at run time: no types to check against
         presets = await ptz.GetPresets({"ProfileToken": profile})  # type: ignore[attr-defined]
     except Exception:  # listing is optional in practice: try the token as given
         return wanted
@@ -97,6 +100,6 @@ async def _preset_token(ptz: object, profile: str, wanted: str) -> str:
         return wanted
     for token, name in tokens.items():
         if name == wanted and token:
-            return token
+            return str(token)
     known = ", ".join(sorted(f"{n}" if n else f"{tk}" for tk, n in tokens.items()))
     raise PtzError(f"ONVIF: the camera has no preset {wanted!r} (it has: {known or 'none'})")

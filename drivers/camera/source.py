@@ -17,12 +17,12 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from fractions import Fraction
-from typing import Literal
+from typing import Any, Literal
 from urllib.parse import urlsplit
 
 import av
 
-from drivers.camera.redact import redact, scrub
+from drivers.redact import redact, scrub
 
 SourceKind = Literal["live", "device", "file"]
 
@@ -178,7 +178,7 @@ class CameraSource:
             self.info.audio_channels = ac.channels if hasattr(ac, "channels") else 0
         return self.info
 
-    def packets(self) -> Iterator[av.Packet]:
+    def packets(self) -> Iterator[av.Packet[Any]]:
         """Blocking iterator of video (and audio) packets; raises SourceError when the
         source goes silent, breaks or ends (a non-looping file ends with ``offline``)."""
         if self.container is None or self.video is None:
@@ -189,7 +189,12 @@ class CameraSource:
         looping = self.opts.loop and self.kind == "file"
         offset: dict[int, int] = {s.index: 0 for s in streams}  # added per stream (loops)
         end: dict[int, int] = {s.index: 0 for s in streams}  # last pts + duration
-        tb = {s.index: float(s.time_base) for s in streams}  # a float: no Fraction per packet
+        base: dict[int, Fraction] = {}
+        for s in streams:
+            if s.time_base is None:  # demuxed streams have one; a broken container may not
+                raise SourceError("fault", f"stream {s.index} has no time base")
+            base[s.index] = s.time_base
+        tb = {i: float(b) for i, b in base.items()}  # a float: no Fraction per packet
         started_video = False
         wall0: float | None = None
         media0 = 0.0
@@ -238,9 +243,9 @@ class CameraSource:
             if not (self.opts.loop and self.kind == "file" and got):
                 raise SourceError("offline", "end of stream")
             # next pass continues where this one ended, in every stream's own time base
-            span = max(float(end[s.index] * s.time_base) for s in streams)
+            span = max(float(end[s.index] * base[s.index]) for s in streams)
             for s in streams:
-                offset[s.index] = round(Fraction(span) / s.time_base)
+                offset[s.index] = round(Fraction(span) / base[s.index])
                 end[s.index] = offset[s.index]
             try:
                 self.container.seek(0)

@@ -16,6 +16,7 @@ import asyncio
 import contextlib
 import struct
 from dataclasses import dataclass
+from typing import Any, Self
 
 # ------------------------------------------------------------------ codec
 
@@ -184,7 +185,7 @@ class ViscaClient:
     async def close(self) -> None:
         return None
 
-    async def __aenter__(self):
+    async def __aenter__(self) -> Self:
         return self
 
     async def __aexit__(self, *exc: object) -> None:
@@ -210,6 +211,7 @@ class SerialVisca(ViscaClient):
         self._split = FrameSplitter()
 
     async def connect(self) -> None:
+        # lazy: pyserial loads only for a serial VISCA camera
         import serial_asyncio_fast
 
         try:
@@ -249,7 +251,7 @@ class _UdpProtocol(asyncio.DatagramProtocol):
     def __init__(self) -> None:
         self.queue: asyncio.Queue[bytes] = asyncio.Queue(100)
 
-    def datagram_received(self, data: bytes, addr) -> None:
+    def datagram_received(self, data: bytes, addr: tuple[str | Any, int]) -> None:
         if not self.queue.full():
             self.queue.put_nowait(data)
 

@@ -15,10 +15,13 @@ import asyncio
 import sys
 from typing import Any
 
+from drivers.emulators.panels import emulator_class
+from drivers.panel.protocols import protocol_class
+
 MISBEHAVIOURS = ("garbage", "noise", "fragment", "partial", "silent", "drop", "wrong_password")
 
 
-def add_simulator(subparsers: argparse._SubParsersAction) -> None:
+def add_simulator(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     sp = subparsers.add_parser(
         "panel", help="an interactive panel / projector (PJLink, SMART, ViewSonic, Samsung MDC)",
         description="\n\n".join(__doc__.split("\n\n")[1:]),
@@ -45,8 +48,6 @@ def add_simulator(subparsers: argparse._SubParsersAction) -> None:
 
 
 def make_emulator(args: argparse.Namespace) -> Any:
-    from drivers.emulators.panels import emulator_class
-
     cls = emulator_class(args.protocol)
     kw: dict[str, Any] = {}
     if args.protocol == "pjlink":
@@ -161,8 +162,6 @@ async def _power(emu: Any, on: bool) -> str:
 
 
 async def _input(emu: Any, name: str) -> str:
-    from drivers.panel.protocols import protocol_class
-
     code = protocol_class(emu.protocol).input_code(name)
     if code is None:
         return f"unknown input {name!r}"

@@ -35,7 +35,10 @@ class MdcEmulator(PanelEmulator):
 
     def answer(self, f: c.Frame) -> bytes:
         ident, d = self.display_id, f.data
-        ack = lambda values=b"": c.encode_ack(ident, f.cmd, values)  # noqa: E731
+
+        def ack(values: bytes = b"") -> bytes:
+            return c.encode_ack(ident, f.cmd, values)
+
         nak = c.encode_nak(ident, f.cmd, 1)
         if f.cmd == c.STATUS and not d:
             return ack(bytes([self.power, self.volume, self.mute, self.input, 0x10, 0, 0]))

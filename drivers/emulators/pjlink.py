@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import secrets
+from collections.abc import Callable
 from typing import Any
 
 from drivers.emulators.panel_base import Conn, PanelEmulator
@@ -81,8 +82,9 @@ class PjlinkEmulator(PanelEmulator):
         if getattr(self, what) == value:
             return
         setattr(self, what, value)
-        cmd, wire = {"power": ("POWR", lambda v: v), "input": ("INPT", lambda v: v),
-                     "errors": ("ERST", c.encode_erst)}[what]
+        wires: dict[str, tuple[str, Callable[[Any], str]]] = {
+            "power": ("POWR", str), "input": ("INPT", str), "errors": ("ERST", c.encode_erst)}
+        cmd, wire = wires[what]
         self.notify(cmd, wire(value))
 
     def notify(self, cmd: str, value: str) -> None:
@@ -191,7 +193,7 @@ class PjlinkEmulator(PanelEmulator):
             def connection_made(self, transport: Any) -> None:
                 self.t = transport
 
-            def datagram_received(self, data: bytes, addr: tuple) -> None:
+            def datagram_received(self, data: bytes, addr: tuple[str | Any, int]) -> None:
                 if data.strip() == b"%2SRCH" and emu.pjlink_class == "2" and not emu.mis.silent:
                     self.t.sendto(c.encode_response("ACKN", emu.mac, cls="2"), addr)
 

@@ -15,6 +15,7 @@ import os
 import pty
 import termios
 import tty
+from typing import Any
 
 from drivers.camera.visca import (
     CONTROL_ERR_SEQUENCE,
@@ -74,10 +75,11 @@ class _UdpServer(asyncio.DatagramProtocol):
         self.emu = emu
         self.transport: asyncio.DatagramTransport | None = None
 
-    def connection_made(self, transport) -> None:
+    # a datagram endpoint always hands over a DatagramTransport (the base class says BaseTransport)
+    def connection_made(self, transport: asyncio.DatagramTransport) -> None:  # type: ignore[override]
         self.transport = transport
 
-    def datagram_received(self, data: bytes, addr) -> None:
+    def datagram_received(self, data: bytes, addr: tuple[str | Any, int]) -> None:
         for out in self.emu.handle_datagram(data):
             assert self.transport is not None
             self.transport.sendto(out, addr)

@@ -12,18 +12,19 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Literal
 
+from drivers.backoff import Backoff
 from drivers.panel import notify
 from drivers.panel.codecs import pjlink as pjlink_codec
 from drivers.panel.errors import DeviceRefused, PanelFault, PanelUnavailable
 from drivers.panel.link import Link
 from drivers.panel.protocols import protocol_class
 from drivers.panel.protocols.base import PanelProtocol, ProtocolOptions
+from drivers.panel.protocols.pjlink import PjlinkProtocol
 from drivers.panel.state import PanelState
 from drivers.panel.transport import Target, open_target
 
@@ -48,6 +49,7 @@ class PanelSpec:
 
 Listener = Callable[["PanelDevice"], None]
 StatHook = Callable[[str, str, int], None]  # (stat name, label, increment)
+Status = Literal["online", "offline", "fault"]
 
 
 class PanelDevice:
@@ -55,7 +57,7 @@ class PanelDevice:
         self.spec = spec
         self.proto_cls = protocol_class(spec.protocol)
         self.state = PanelState()
-        self.status = "offline"
+        self.status: Status = "offline"
         self.reason = "starting: not connected yet"
         self.last_seen: datetime | None = None
         self.stats: dict[str, int] = {"polls": 0, "reconnects": 0, "junk_bytes": 0,
@@ -91,7 +93,7 @@ class PanelDevice:
         if self.state.apply(updates):
             self._changed()
 
-    def _set_status(self, status: str, reason: str) -> None:
+    def _set_status(self, status: Status, reason: str) -> None:
         if (status, reason) != (self.status, self.reason):
             self.status, self.reason = status, reason
             self._changed()
@@ -105,7 +107,7 @@ class PanelDevice:
     async def run(self) -> None:
         """Connect, poll and reconnect until cancelled. Never raises otherwise."""
         sub = await self._start_notify()
-        delay = self.spec.reconnect_min_s
+        backoff = Backoff(self.spec.reconnect_min_s, self.spec.reconnect_max_s)
         quick_retry_used = False
         try:
             while True:
@@ -123,7 +125,7 @@ class PanelDevice:
                 finally:
                     await self._drop_link()
                 if self._session_polled:
-                    delay = self.spec.reconnect_min_s
+                    backoff.reset()
                     # devices close idle connections (PJLink after ~30 s): one silent retry
                     if fault.code == "closed" and not quick_retry_used:
                         quick_retry_used = True
@@ -131,8 +133,7 @@ class PanelDevice:
                 quick_retry_used = False
                 self._record_fault(fault)
                 self._stat("reconnects")
-                await self._sleep_or_wake(delay * random.uniform(0.8, 1.2))
-                delay = min(delay * 2, self.spec.reconnect_max_s)
+                await self._sleep_or_wake(backoff.next())
         finally:
             await self._drop_link()
             if sub is not None:
@@ -140,7 +141,8 @@ class PanelDevice:
             self._set_status("offline", "stopped")
 
     def _record_fault(self, f: PanelFault) -> None:
-        status, reason = f.status, f.reason
+        status: Status = f.status
+        reason = f.reason
         if f.code == "timeout" and self.proto_cls.silent_when_off and self.state.power in (
             "off", None
         ):
@@ -239,8 +241,6 @@ class PanelDevice:
             return None
 
     def _on_datagram(self, data: bytes) -> None:
-        from drivers.panel.protocols.pjlink import PjlinkProtocol
-
         for frame in pjlink_codec.device_decoder().feed(data + b"\r"):
             updates = PjlinkProtocol.notification_updates(frame)
             if updates is None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
+from typing import Any
 
 log = logging.getLogger(__name__)
 
@@ -23,7 +24,7 @@ class _Hub(asyncio.DatagramProtocol):
         self.refs = 0
         self.unknown_senders = 0
 
-    def datagram_received(self, data: bytes, addr: tuple) -> None:
+    def datagram_received(self, data: bytes, addr: tuple[str | Any, int]) -> None:
         handler = self.subscribers.get(addr[0])
         if handler is None:
             self.unknown_senders += 1
@@ -66,11 +67,11 @@ async def subscribe(bind: str, port: int, sender_host: str, handler: Handler) ->
         transport, _ = await loop.create_datagram_endpoint(
             lambda: hub, local_addr=(bind, port), reuse_port=False
         )
-        hub.transport = transport  # type: ignore[assignment]
+        hub.transport = transport
         _hubs[key] = hub
     try:
         infos = await loop.getaddrinfo(sender_host, None, type=2)  # SOCK_DGRAM
-        senders = {i[4][0] for i in infos} or {sender_host}
+        senders = {str(i[4][0]) for i in infos} or {sender_host}
     except OSError:
         senders = {sender_host}
     for sender in senders:

@@ -40,6 +40,7 @@ Target = SerialTarget | TcpTarget
 
 
 async def open_serial(target: SerialTarget) -> Streams:
+    # lazy: pyserial loads only for a serial panel
     import serial
     import serial_asyncio_fast
 

@@ -14,7 +14,7 @@ from agent.uplink.envelope import Envelope
 from district.config import from_dict
 from district.ingest.parse import DeadLetter, RawEnvelope, Record, parse
 from district.store.store import SeqState, Store
-from tests.district.helpers import lesson, message, usage
+from tests.helpers.district import lesson, message, usage
 
 CFG = from_dict({"web": {"listen": ""},
                  "terms": [{"name": "t", "start": "2026-09-01", "end": "2027-01-31"}]})

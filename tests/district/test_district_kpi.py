@@ -31,39 +31,7 @@ from district.kpi import engine
 from district.kpi.engine import term_report, weekly_series
 from district.report import render
 from district.store.store import Store
-from tests.district.helpers import lesson, message, status, usage
-
-CFG = {
-    "web": {"listen": ""},
-    "terms": [{"name": "2026 autumn", "start": "2026-09-01", "end": "2026-09-30",
-               "holidays": ["2026-09-14..2026-09-18"]}],
-    "targets": {"required_smart_lessons": 4, "required_subjects": 2},
-    "schools": [{"id": "a", "rooms": ["r1", "r2", "r3"]}],
-}
-
-
-def fixture_messages() -> list[tuple[str, bytes]]:
-    m = []
-    m.append(message("a", "r1", status("online", ["lessons", "recording"])))
-    m.append(message("a", "r2", status("offline", ["lessons"])))
-    m.append(message("a", "r1", lesson("2026-08-31", "L1", "math", True)))
-    m.append(message("a", "r1", lesson("2026-09-01", "L2", "math", True, recorded=True)))
-    l3 = lesson("2026-09-08", "L3", "chinese", True)
-    m.append(message("a", "r1", l3))
-    m.append(message("a", "r1", l3))  # after a crash: new envelope id, new seq
-    m.append(message("a", "r1", lesson("2026-09-15", "L4", "english", True, recorded=True)))
-    m.append(message("a", "r1", lesson("2026-09-30", "L5", "physics", False, recorded=True)))
-    m.append(message("a", "r1", lesson("2026-10-01", "L6", "math", True)))
-    m.append(message("a", "r2", lesson("2026-09-08", "M1", "math", True)))
-    m.append(message("a", "r2", lesson("2026-09-08", "M2", "math", True)))
-    m3 = lesson("2026-09-08", "M3", "biology", False)
-    m.append(message("a", "r2", m3))
-    m.append(message("a", "r2", m3, data_patch={"revision": 1, "smart_classroom_use": True}))
-    m.append(message("a", "r2", m3, data_patch={"revision": 0}))
-    m.append(message("a", "r2", usage("2026-09-08", 0, 1, 1)))
-    m.append(message("a", "r2", usage("2026-09-08", 2, 3, 3)))
-    m.append(message("a", "r2", usage("2026-09-08", 1, 2, 2)))
-    return m
+from tests.helpers.district import CFG, fixture_messages, lesson, message
 
 
 @pytest.fixture

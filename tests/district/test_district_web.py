@@ -17,8 +17,7 @@ from district.report import as_dict
 from district.store.store import Store
 from district.web.app import start_web
 from tests.conftest import free_port
-from tests.district.helpers import lesson, message
-from tests.district.test_district_kpi import CFG, fixture_messages
+from tests.helpers.district import CFG, fixture_messages, lesson, message
 
 
 @pytest.fixture

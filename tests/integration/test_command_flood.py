@@ -9,7 +9,8 @@ import logging
 from typing import Any
 
 from agent.uplink.envelope import decode
-from tests.integration.test_uplink_broker import ROOT, collect, fast_mqtt, subscriber, wait_for
+from tests.helpers.mqtt import ROOT, collect, fast_mqtt, subscriber
+from tests.helpers.wait import wait_for
 
 GARBAGE = 300
 VALID = 10

@@ -11,7 +11,6 @@ the configured rate.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -20,6 +19,7 @@ import pytest
 from agent.config import ConfigError, from_dict
 from agent.engagement.demo import _encode
 from agent.events import EngagementWindow
+from tests.helpers.wait import wait_for
 
 FLAT_PAUSE_S = 2.5  # at analysis_fps 8 a running pipeline would analyse ~20 frames here
 
@@ -37,15 +37,6 @@ def clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def _engagement(clip: Path, **kw) -> dict:
     return {"enabled": True, "source": str(clip), "loop": True, "analysis_fps": 8.0,
             "hand_raise": False, "detect_width": 0, "window_s": 1.0, **kw}
-
-
-async def wait_for(cond: Callable[[], bool], timeout: float, what: str) -> None:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not cond():
-        if loop.time() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.05)
 
 
 async def assert_flat(svc, what: str) -> None:

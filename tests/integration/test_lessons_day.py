@@ -27,7 +27,7 @@ from agent import events as ev
 from agent.lessons.service import LessonService
 from agent.runtime import agent as agent_mod
 from agent.runtime.service import Service
-from tests.unit.test_lessons_clock import FastClock
+from tests.helpers.clock import FastClock
 
 TZ = ZoneInfo("Asia/Shanghai")
 DAY = datetime(2026, 9, 7, tzinfo=TZ)  # a Monday

@@ -16,8 +16,8 @@ from agent import events as ev
 from agent.panel.demo import start_demo_panel
 from drivers.emulators.camera import make_clip
 from drivers.emulators.tablets import TabletClient
+from tests.helpers.clock import FastClock
 from tests.integration.test_lessons_day import Room, at, base, utc
-from tests.unit.test_lessons_clock import FastClock
 
 TIMETABLE = {
     "bells": {"p1": "08:00-08:45", "p2": "08:55-09:40"},

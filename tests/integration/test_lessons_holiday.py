@@ -8,8 +8,8 @@ from typing import Any
 import aiohttp
 
 from agent import events as ev
+from tests.helpers.clock import FastClock
 from tests.integration.test_lessons_day import TIMETABLE, Room, at, open_room
-from tests.unit.test_lessons_clock import FastClock
 
 
 async def test_holiday_then_school_day(make_config: Any, run_agent: Any) -> None:

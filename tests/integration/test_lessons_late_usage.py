@@ -6,13 +6,13 @@ from __future__ import annotations
 from typing import Any
 
 from agent import events as ev
+from tests.helpers.clock import FastClock
 from tests.integration.test_lessons_day import (  # noqa: F401 - the fixture is used by name
     TIMETABLE,
     Room,
     at,
     with_fake_recorder,
 )
-from tests.unit.test_lessons_clock import FastClock
 
 
 async def test_late_lesson_sends_the_day_again(make_config: Any, run_agent: Any,

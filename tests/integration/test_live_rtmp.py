@@ -9,7 +9,7 @@ import subprocess
 import pytest
 
 from agent.events import LessonSummary, LiveEvent
-from tests.integration.test_recording_rtsp import ffprobe_url
+from tests.helpers.media import ffprobe_url
 from tests.recording_helpers import RtspServer, ffprobe, video_stream, wait_for
 from tests.stream_servers import NginxRtmp, SilentServer, have_nginx_rtmp
 

@@ -8,8 +8,8 @@ import shutil
 
 import pytest
 
+from tests.helpers.media import ffprobe_url
 from tests.integration.test_live_rtmp import live_cfg
-from tests.integration.test_recording_rtsp import ffprobe_url
 from tests.recording_helpers import RtspServer, ffprobe, video_stream, wait_for
 from tests.stream_servers import SrtListener, have_srt
 

@@ -11,10 +11,10 @@ import msgspec
 import pytest
 
 from agent import events as ev
+from tests.helpers.clock import FastClock
 from tests.integration.test_lessons_day import Room, at
 from tests.recording_helpers import RtspServer, ffprobe, wait_for
 from tests.stream_servers import NginxRtmp, have_nginx_rtmp
-from tests.unit.test_lessons_clock import FastClock
 
 pytestmark = pytest.mark.skipif(not have_nginx_rtmp(), reason="nginx-rtmp not installed")
 

@@ -13,8 +13,8 @@ from pathlib import Path
 from agent.panel.service import PanelService
 from drivers.emulators.camera import ensure_demo_clip
 from drivers.emulators.smart import SmartEmulator
-from tests.integration.test_panel_protocols import wait_for
-from tests.integration.test_panel_service import panel_entry
+from tests.helpers.panel import panel_entry
+from tests.helpers.wait import wait_for
 
 IDLE_OFF_MIN = 0.05  # 3 s
 

@@ -9,7 +9,8 @@ import tempfile
 import pytest
 
 from drivers.panel import PanelSpec, ProtocolOptions, SerialTarget
-from tests.integration.test_panel_protocols import emulated, running, wait_for
+from tests.helpers.panel import emulated, running
+from tests.helpers.wait import wait_for
 
 
 def code(dev) -> str:

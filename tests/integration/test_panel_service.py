@@ -12,13 +12,8 @@ import aiohttp
 from agent.events import DeviceFault, DeviceState
 from agent.panel.service import PanelService
 from drivers.emulators.smart import SmartEmulator
-from tests.integration.test_panel_protocols import wait_for
-
-
-def panel_entry(path: str, **automation) -> dict:
-    return {"id": "front", "protocol": "smart", "serial": path, "poll_s": 0.2,
-            "timeout_s": 0.5, "reconnect_min_s": 0.05, "reconnect_max_s": 0.3,
-            "input_names": {"ops1": "OPS"}, "automation": automation}
+from tests.helpers.panel import panel_entry
+from tests.helpers.wait import wait_for
 
 
 async def test_panel_service_end_to_end(make_config, run_agent) -> None:

@@ -8,7 +8,8 @@ import sys
 import pytest
 
 from drivers.panel import PanelSpec, ProtocolOptions, SerialTarget, TcpTarget
-from tests.integration.test_panel_protocols import running, wait_for
+from tests.helpers.panel import running
+from tests.helpers.wait import wait_for
 
 
 @pytest.mark.parametrize("argv", [["--protocol", "smart", "--pty"],

@@ -141,7 +141,8 @@ def pjlink_advance_emulator(password: str | None) -> Iterator[int]:
 
 
 async def test_our_client_against_pjlink_advance_emulator() -> None:
-    from tests.integration.test_panel_protocols import running, wait_for
+    from tests.helpers.panel import running
+    from tests.helpers.wait import wait_for
 
     with pjlink_advance_emulator("adv-secret") as port:
         spec = PanelSpec("p1", "pjlink", TcpTarget("127.0.0.1", port),
@@ -161,7 +162,8 @@ async def test_our_client_against_pjlink_advance_emulator() -> None:
 
 
 async def test_wrong_password_against_pjlink_advance_emulator() -> None:
-    from tests.integration.test_panel_protocols import running, wait_for
+    from tests.helpers.panel import running
+    from tests.helpers.wait import wait_for
 
     with pjlink_advance_emulator("adv-secret") as port:
         spec = PanelSpec("p1", "pjlink", TcpTarget("127.0.0.1", port),

@@ -10,6 +10,7 @@ from fractions import Fraction
 import pytest
 
 from agent.events import DeviceState
+from tests.helpers.media import ffprobe_url
 from tests.recording_helpers import RtspServer, ffprobe, video_stream, wait_for
 
 
@@ -102,11 +103,3 @@ def _rel(done: dict) -> str:
     return "/".join(parts[-2:])
 
 
-def ffprobe_url(url: str) -> dict:
-    import subprocess
-
-    out = subprocess.run(["ffprobe", "-v", "error", "-rtsp_transport", "tcp", "-print_format",
-                          "json", "-show_streams", url], capture_output=True, text=True,
-                         timeout=30)
-    assert out.returncode == 0, out.stderr
-    return json.loads(out.stdout)

@@ -20,44 +20,8 @@ from agent.events import DeviceFault, DeviceState
 from agent.uplink.envelope import decode
 from tests.agentproc import AgentProcess, write_toml
 from tests.conftest import free_port
-
-ROOT = "classroom/test-school/r1"
-
-
-def fast_mqtt(url: str) -> dict[str, Any]:
-    return {"url": url, "reconnect_min_s": 0.2, "reconnect_max_s": 1.0, "keepalive_s": 5}
-
-
-@contextlib.asynccontextmanager
-async def subscriber(port: int, *topics: str, persistent_id: str | None = None, v5: bool = True):
-    kw: dict[str, Any] = {"identifier": persistent_id} if persistent_id else {}
-    if persistent_id:  # a district consumer with a session that outlives the connection
-        kw.update(protocol=aiomqtt.ProtocolVersion.V311, clean_session=False)
-    elif v5:
-        kw.update(protocol=aiomqtt.ProtocolVersion.V5)
-    async with aiomqtt.Client("127.0.0.1", port, **kw) as c:
-        for t in topics:
-            await c.subscribe(t, qos=1)
-        yield c
-
-
-async def collect(client: aiomqtt.Client, until, timeout: float = 30.0) -> list[aiomqtt.Message]:
-    got: list[aiomqtt.Message] = []
-
-    async def loop() -> None:
-        async for m in client.messages:
-            got.append(m)
-            if until(got):
-                return
-
-    await asyncio.wait_for(loop(), timeout)
-    return got
-
-
-async def wait_for(cond, timeout: float = 20.0) -> None:
-    async with asyncio.timeout(timeout):
-        while not cond():
-            await asyncio.sleep(0.05)
+from tests.helpers.mqtt import ROOT, collect, fast_mqtt, subscriber
+from tests.helpers.wait import wait_for
 
 
 async def test_outage_delivers_everything_once_in_order(

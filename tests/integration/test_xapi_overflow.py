@@ -16,7 +16,7 @@ from agent import events as ev
 from agent.runtime.agent import make_context
 from agent.tablets.xapi import XapiSender, render
 from tests.conftest import free_port
-from tests.integration.test_panel_protocols import wait_for
+from tests.helpers.wait import wait_for
 
 HOME, BASE = "https://sis.example.org", "https://x.example/xapi"
 

@@ -98,3 +98,9 @@ def test_live_event_signals_never_carry_the_key() -> None:
     assert kind == "live_end" and data["outages"] == [[now.isoformat(), now.isoformat(), "r"]]
     assert live_signal(LiveEvent(live_id="L1", action="started", started=now,
                                  url_host="h:1")) == ("live_start", {"id": "L1", "host": "h:1"})
+
+
+def test_a_missing_ffmpeg_is_a_config_error() -> None:
+    with pytest.raises(ConfigError) as e:
+        from_dict({"live": {"url": "rtmp://h/live/key", "ffmpeg_command": "no-such-ffmpeg"}})
+    assert "live.ffmpeg_command: 'no-such-ffmpeg' not found" in str(e.value)

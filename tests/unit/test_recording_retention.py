@@ -26,4 +26,4 @@ def test_upload_pending_only_when_disk_would_fill() -> None:
     assert [c.id for c, _ in plan(40, 100, 20, cands)] == ["b"]  # 50 free > emergency 20
     out = plan(5, 100, 20, cands)
     assert [c.id for c, _ in out] == ["b", "a"]
-    assert "before upload" in out[1][1]
+    assert "before upload" in out[1][1].text and out[1][1].kind == "disk"

@@ -111,9 +111,9 @@ class _GroupCrashes(Service):
 
 
 async def test_a_crash_inside_a_task_group_is_restarted(monkeypatch) -> None:
-    import agent.runtime.supervisor as sup_mod
+    import drivers.backoff as backoff_mod
 
-    monkeypatch.setattr(sup_mod.random, "uniform", lambda a, b: 0.0)  # no backoff wait
+    monkeypatch.setattr(backoff_mod.random, "uniform", lambda a, b: 0.0)  # no backoff wait
     svc = _GroupCrashes()
     sup = Supervisor([svc])
     await sup.start()

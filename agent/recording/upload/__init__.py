@@ -21,55 +21,21 @@ in ``.upload-state.json`` inside the recording's directory (state.py).
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from pathlib import Path
-from typing import TYPE_CHECKING, Literal, Protocol
+from typing import TYPE_CHECKING
 
-from agent.recording.upload.state import STATE_FILE
+from agent.recording.upload.base import (
+    ERROR_KINDS,
+    Count,
+    ErrorKind,
+    Progress,
+    Uploader,
+    UploadError,
+    recording_files,
+    remote_base,
+)
 
 if TYPE_CHECKING:
     from agent.config import UploadConfig
-
-# what went wrong, for counters and the catalog's upload reason
-ErrorKind = Literal["network", "auth", "checksum", "size", "server", "config", "local"]
-ERROR_KINDS: tuple[ErrorKind, ...] = ("network", "auth", "checksum", "size", "server",
-                                      "config", "local")
-
-Progress = Callable[[int, int], None]  # (bytes verified or sent so far, bytes in total)
-Count = Callable[[str, int], None]  # ("bytes" | "parts_sent" | "parts_reused" | "files_skipped", n)
-
-
-class UploadError(Exception):
-    """An upload attempt failed; ``kind`` says why (retried later, never fatal)."""
-
-    def __init__(self, kind: ErrorKind, message: str, code: str = "") -> None:
-        super().__init__(message)
-        self.kind: ErrorKind = kind
-        self.code = code  # the server's error code, when it gave one (S3: "NoSuchUpload" …)
-
-
-class Uploader(Protocol):
-    target: str  # where uploads go, without secrets (status page)
-
-    async def upload_recording(self, root: Path, rel_dir: str,
-                               progress: Progress | None = None) -> int:
-        """Upload and verify every file of ``root/rel_dir``; returns the bytes verified."""
-        ...
-
-    async def close(self) -> None: ...
-
-
-def remote_base(prefix: str, school: str, room: str) -> str:
-    """The key prefix of one room: ``[prefix/]school/room`` (site names are key-safe)."""
-    return "/".join(p for p in (prefix.strip("/"), school, room) if p)
-
-
-def recording_files(directory: Path) -> list[Path]:
-    """The files of one recording to upload: segments first, ``recording.json`` last."""
-    files = sorted(p for p in directory.rglob("*") if p.is_file()
-                   and not p.name.endswith(".tmp") and p.name != STATE_FILE)
-    files.sort(key=lambda p: p.name == "recording.json")
-    return files
 
 
 def _nothing(_name: str, _n: int) -> None:
@@ -80,13 +46,13 @@ def make_uploader(cfg: UploadConfig, school: str, room: str,
                   count: Count | None = None) -> Uploader:
     base = remote_base(cfg.prefix, school, room)
     if cfg.protocol == "s3":
-        from agent.recording.upload.s3 import S3Uploader
+        from agent.recording.upload.s3 import S3Uploader  # lazy: boto3 is large, S3 is optional
 
         return S3Uploader(cfg, base, count if count is not None else _nothing)
-    from agent.recording.upload.http import HttpUploader
+    from agent.recording.upload.http import HttpUploader  # lazy: the one target in use loads
 
     return HttpUploader(cfg, base, count if count is not None else _nothing)
 
 
-__all__ = ["ERROR_KINDS", "ErrorKind", "UploadError", "Uploader", "make_uploader",
-           "recording_files", "remote_base"]
+__all__ = ["ERROR_KINDS", "Count", "ErrorKind", "Progress", "UploadError", "Uploader",
+           "make_uploader", "recording_files", "remote_base"]

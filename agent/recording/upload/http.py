@@ -25,8 +25,9 @@ from urllib.parse import quote
 
 import aiohttp
 
-from agent.recording.upload import Count, Progress, UploadError, recording_files
+from agent.config import read_secret
 from agent.recording.upload import state as st
+from agent.recording.upload.base import Count, ErrorKind, Progress, UploadError, recording_files
 
 if TYPE_CHECKING:
     from agent.config import UploadConfig
@@ -67,8 +68,6 @@ def server_sha256(headers: Mapping[str, str], head: bool = True) -> bytes | None
 
 class HttpUploader:
     def __init__(self, cfg: UploadConfig, base: str, count: Count) -> None:
-        from agent.config import read_secret
-
         self.cfg = cfg
         self.count = count
         self.base_url = f"{(cfg.url or '').rstrip('/')}/{quote(base)}"
@@ -104,7 +103,7 @@ class HttpUploader:
         directory = root / rel_dir
         try:
             files = await asyncio.to_thread(recording_files, directory)
-            sizes = [await asyncio.to_thread(lambda f=f: f.stat().st_size) for f in files]
+            sizes = [(await asyncio.to_thread(f.stat)).st_size for f in files]
         except OSError as e:
             raise UploadError("local", f"cannot list {rel_dir}: {e}") from None
         state = await asyncio.to_thread(st.load, directory, self.target)
@@ -142,7 +141,7 @@ class HttpUploader:
         async with s.put(url, data=_read(path), headers=headers, ssl=self.ssl) as r:
             if r.status not in (200, 201, 204):
                 text = (await r.text())[:200]
-                kind = "auth" if r.status in (401, 403) else "server"
+                kind: ErrorKind = "auth" if r.status in (401, 403) else "server"
                 hint = " (check the upload token)" if kind == "auth" else ""
                 raise UploadError(kind, f"PUT {key}: HTTP {r.status}{hint} {text}".strip())
             said = server_sha256(r.headers, head=False)

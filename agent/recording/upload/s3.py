@@ -34,8 +34,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from agent.recording.upload import Count, Progress, UploadError, recording_files
+from agent.config import read_secret
 from agent.recording.upload import state as st
+from agent.recording.upload.base import Count, ErrorKind, Progress, UploadError, recording_files
 
 if TYPE_CHECKING:
     from agent.config import UploadConfig
@@ -118,10 +119,10 @@ class S3Uploader:
     # ------------------------------------------------------------------ client
 
     def _make_client(self) -> Any:
+        # lazy: boto3 is slow to import; only the S3 client needs it
         import boto3
         from botocore.config import Config as BotoConfig
 
-        from agent.config import read_secret
 
         c = self.cfg
         try:
@@ -151,6 +152,7 @@ class S3Uploader:
 
     def _call(self, op: str, **kw: Any) -> dict[str, Any]:
         """One S3 request (blocking), its failures turned into UploadError."""
+        # lazy: botocore loads with the first S3 request
         from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
         from botocore.exceptions import ConnectionError as BotoConnectionError
 
@@ -158,13 +160,14 @@ class S3Uploader:
             self._client = self._make_client()
         what = f"{op} {kw.get('Key', '')}".strip()
         try:
-            return getattr(self._client, op)(**kw)
+            reply: dict[str, Any] = getattr(self._client, op)(**kw)  # boto3: built at run time
+            return reply
         except ClientError as e:
             err = e.response.get("Error", {})
             code = str(err.get("Code", ""))
             status = e.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
             text = f"{what}: {code or 'HTTP ' + str(status)} {err.get('Message', '')}".strip()
-            kind = ("auth" if code in _AUTH or status in (401, 403) else
+            kind: ErrorKind = ("auth" if code in _AUTH or status in (401, 403) else
                     "checksum" if code in _CHECKSUM else
                     "config" if code in _CONFIG else "server")
             raise UploadError(kind, text, code) from None

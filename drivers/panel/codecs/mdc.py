@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from drivers.panel.codecs import BufferedDecoder, Junk
 
@@ -64,9 +65,9 @@ def encode_nak(display_id: int, rcmd: int, error: int = 0) -> bytes:
 class Decoder(BufferedDecoder):
     """Finds 0xAA, waits for the length, checks the sum; resyncs byte by byte on junk."""
 
-    def feed(self, data: bytes) -> list:
+    def feed(self, data: bytes) -> list[Any]:
         self._buf += data
-        out: list = []
+        out: list[Any] = []
         junk = bytearray()
         while self._buf:
             if self._buf[0] != HEADER:

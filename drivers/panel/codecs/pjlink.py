@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from drivers.panel.codecs import MAX_PENDING, BufferedDecoder, Junk, printable
 
@@ -81,13 +83,13 @@ class LineDecoder(BufferedDecoder):
     A byte that can never be part of a line (not printable ASCII, not CR/LF) turns the
     line it is in into Junk at once, so noise is reported as noise, not as a half frame."""
 
-    def __init__(self, parse, max_line: int = MAX_PENDING) -> None:
+    def __init__(self, parse: Callable[[bytes], Any], max_line: int = MAX_PENDING) -> None:
         super().__init__()
         self._parse = parse
         self._max = max_line
 
-    def feed(self, data: bytes) -> list:
-        out: list = []
+    def feed(self, data: bytes) -> list[Any]:
+        out: list[Any] = []
         for b in data:
             if b == 0x0D:
                 if self._buf:
@@ -106,8 +108,8 @@ class LineDecoder(BufferedDecoder):
         return _merge_junk(out)
 
 
-def _merge_junk(items: list) -> list:
-    merged: list = []
+def _merge_junk(items: list[Any]) -> list[Any]:
+    merged: list[Any] = []
     for item in items:
         if isinstance(item, Junk) and merged and isinstance(merged[-1], Junk):
             merged[-1] = Junk(merged[-1].data + item.data)

@@ -10,6 +10,7 @@ first prompt; in power-saving it does not answer at all.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from drivers.panel.codecs import MAX_PENDING, BufferedDecoder, Junk, printable
 
@@ -107,7 +108,7 @@ class PanelDecoder(_Lines):
     def __init__(self) -> None:
         super().__init__(prompt=True)
 
-    def feed(self, data: bytes) -> list:
+    def feed(self, data: bytes) -> list[Any]:
         return [parse_panel_line(i) if isinstance(i, bytes) else i for i in self._cut(data)]
 
 
@@ -130,8 +131,8 @@ class ControllerDecoder(_Lines):
     def __init__(self) -> None:
         super().__init__(prompt=False)
 
-    def feed(self, data: bytes) -> list:
-        out: list = []
+    def feed(self, data: bytes) -> list[Any]:
+        out: list[Any] = []
         for item in self._cut(data):
             if isinstance(item, bytes):
                 out.append(parse_controller_line(item))

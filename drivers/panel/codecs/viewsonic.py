@@ -9,6 +9,7 @@ set ``8 01 s ! 001 \\r`` -> ``4 01 + \\r`` (or ``-`` when refused); get ``8 01 g
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from drivers.panel.codecs import BufferedDecoder, Junk
 
@@ -47,9 +48,9 @@ def _value(value: str | int) -> str:
 class Decoder(BufferedDecoder):
     """Cuts frames ``'4'|'8' ID ID type [cmd v v v] CR``; anything else is junk."""
 
-    def feed(self, data: bytes) -> list:
+    def feed(self, data: bytes) -> list[Any]:
         self._buf += data
-        out: list = []
+        out: list[Any] = []
         junk = bytearray()
         while self._buf:
             n = self._buf[0] - 0x30

@@ -8,14 +8,13 @@ protocol only knows its command set. ``PROTOCOLS`` maps the config name to the c
 from __future__ import annotations
 
 from drivers.panel.protocols.base import PanelProtocol
+from drivers.panel.protocols.mdc import MdcProtocol
+from drivers.panel.protocols.pjlink import PjlinkProtocol
+from drivers.panel.protocols.smart import SmartProtocol
+from drivers.panel.protocols.viewsonic import ViewSonicProtocol
 
 
 def protocol_class(name: str) -> type[PanelProtocol]:
-    from drivers.panel.protocols.mdc import MdcProtocol
-    from drivers.panel.protocols.pjlink import PjlinkProtocol
-    from drivers.panel.protocols.smart import SmartProtocol
-    from drivers.panel.protocols.viewsonic import ViewSonicProtocol
-
     classes = {c.name: c for c in (PjlinkProtocol, SmartProtocol, ViewSonicProtocol, MdcProtocol)}
     try:
         return classes[name]

@@ -35,7 +35,7 @@ class PanelProtocol:
     def __init__(self, link: Link, options: ProtocolOptions) -> None:
         self.link = link
         self.options = options
-        self.unsupported: set[str] = set()  # queries the device refused; not asked again
+        self.unsupported: set[str | int] = set()  # queries the device refused; not asked again
 
     # decoding hooks, used by the device when it builds the Link
     @staticmethod

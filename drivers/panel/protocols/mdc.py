@@ -33,7 +33,8 @@ class MdcProtocol(PanelProtocol):
                 return None
             raise DeviceRefused("bad_value" if data else "unsupported",
                                 f"display NAK for 0x{cmd:02X} (error {err})")
-        return reply.values
+        values: bytes = reply.values
+        return values
 
     async def handshake(self) -> Updates:
         ident: Updates = {}

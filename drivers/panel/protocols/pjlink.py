@@ -77,7 +77,8 @@ class PjlinkProtocol(PanelProtocol):
         if isinstance(reply, c.AuthError):
             raise PanelFault("auth_failed", "PJLink password rejected by the device (PJLINK ERRA)")
         self._digest = None
-        return reply
+        response: c.Response = reply
+        return response
 
     async def _query(self, cmd: str, cls: str = "1") -> str | None:
         """A ``?`` query; None when the device does not support it (asked once only)."""

@@ -50,7 +50,8 @@ class SmartProtocol(PanelProtocol):
                 self.unsupported.add(key)
                 return None
             raise DeviceRefused("unsupported", f"panel says invalid cmd for get {key}")
-        return reply.value
+        value: str = reply.value
+        return value
 
     async def _set(self, key: str, value: str) -> None:
         reply = await self.ask(

@@ -30,7 +30,8 @@ class ViewSonicProtocol(PanelProtocol):
         if reply.type == "-":
             self.unsupported.add(cmd)
             return None
-        return reply.value
+        value: str = reply.value
+        return value
 
     async def _set(self, cmd: str, value: str) -> None:
         reply = await self.ask(

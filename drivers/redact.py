@@ -1,5 +1,6 @@
-"""Camera (and other) URLs without their passwords, for logs, status pages, events and
-config problems. Plain ``urllib``: importing it costs nothing (no PyAV)."""
+"""URLs (camera, broker, upload) without their passwords, for logs, status pages, events and
+config problems. Plain ``urllib``: importing it costs nothing (no PyAV). Neutral: the core
+config, the agent and every driver may import it."""
 
 from __future__ import annotations
 
