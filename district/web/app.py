@@ -15,7 +15,6 @@ import binascii
 import hmac
 import logging
 from collections.abc import Awaitable, Callable
-from datetime import date
 from typing import TYPE_CHECKING, Any
 
 import msgspec
@@ -25,20 +24,21 @@ from agent.config import parse_listen, read_secret
 from agent.web.credentials import is_loopback_host, verify_password
 from district import report as report_mod
 from district.config import ConfigError, DistrictConfig
-from district.kpi.engine import term_report, today, weekly_series
+from district.kpi.engine import term_report, weekly_series
 from district.store.store import Store
+from district.web.keys import CFG, COLLECTOR, STORE
+from district.web.keys import as_of as _as_of
+from district.web.keys import term as _term
 from district.web.metrics import render as render_metrics
 from district.web.openapi import document as openapi_document
+from district.web.pages import add_routes
 
 if TYPE_CHECKING:
-    from district.ingest.collector import Collector
+    pass
 
 log = logging.getLogger(__name__)
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-CFG = web.AppKey("cfg", DistrictConfig)
-STORE = web.AppKey("store", Store)
-COLLECTOR: web.AppKey[Collector | None] = web.AppKey("collector")
 EXEMPT = ("/healthz",)
 
 
@@ -129,28 +129,8 @@ def make_app(cfg: DistrictConfig, store: Store, collector: Any = None) -> web.Ap
     app.router.add_get("/api/dead-letters", dead_letters)
     app.router.add_get("/api/openapi.json", openapi)
     app.router.add_get("/metrics", metrics)
-    from district.web.pages import add_routes  # the dashboard (pages + their JSON)
-
-    add_routes(app)
+    add_routes(app)  # the dashboard (pages + their JSON)
     return app
-
-
-def _as_of(request: web.Request) -> date | None:
-    v = request.query.get("as_of")
-    return date.fromisoformat(v) if v else None
-
-
-def _term(request: web.Request) -> str:
-    cfg = request.app[CFG]
-    name = request.query.get("term")
-    if not name:
-        if not cfg.terms:
-            raise ConfigError("no term configured")
-        # default: the term containing today, else the latest one
-
-        t = today(cfg)
-        name = next((x.name for x in cfg.terms if x.start <= t <= x.end), cfg.terms[-1].name)
-    return name
 
 
 async def healthz(request: web.Request) -> web.Response:

@@ -29,7 +29,9 @@ from agent.web.pages import negotiate
 from district.kpi import views
 from district.kpi.engine import today
 from district.store.store import Store
-from district.web.app import CFG, STORE, _as_of, _term
+from district.web.keys import CFG, STORE
+from district.web.keys import as_of as _as_of
+from district.web.keys import term as _term
 
 log = logging.getLogger(__name__)
 STATIC = Path(__file__).parent / "static"

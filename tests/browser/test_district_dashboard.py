@@ -246,7 +246,7 @@ async def test_numbers_update_live_without_reload(browser, district, dash) -> No
     await page.evaluate("window.__noReload = 1")
     cell = page.locator(f'#rooms tr[data-key="{room}"] td').nth(2)  # lessons
     before = int(await cell.inner_text())
-    from tests.district.helpers import lesson, message
+    from tests.helpers.district import lesson, message
 
     extra = [parse(*message(school, room, lesson("2026-09-30", f"LIVE{i}", "music", True)),
                    "classroom") for i in range(3)]

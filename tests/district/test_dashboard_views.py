@@ -11,8 +11,8 @@ from district.config import ConfigError, from_dict
 from district.ingest.parse import parse
 from district.kpi import views
 from district.store.store import Store
-from tests.district import helpers
-from tests.district.test_district_kpi import CFG, fixture_messages
+from tests.helpers import district as helpers
+from tests.helpers.district import CFG, fixture_messages
 
 AS_OF = date(2026, 9, 30)
 

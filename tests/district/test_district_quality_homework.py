@@ -36,8 +36,8 @@ from district.kpi import engine
 from district.kpi.engine import term_report
 from district.report import render
 from district.store.store import Store
-from tests.district import helpers
-from tests.district.helpers import OLD_RECORDING, OLD_USAGE, lesson, message, usage
+from tests.helpers import district as helpers
+from tests.helpers.district import OLD_RECORDING, OLD_USAGE, lesson, message, usage
 
 CFG = {
     "web": {"listen": ""},
