@@ -54,8 +54,12 @@ def _trigger(request: web.Request) -> str:
 
 
 async def _control(request: web.Request, args_type: type, act: Any) -> web.Response:
-    """Validate the body into ``args_type``, call ``act(service, args)``, map refusals."""
-    svc = _service(request)
+    return await control(request, _service(request), args_type, act)
+
+
+async def control(request: web.Request, svc: Any, args_type: type, act: Any) -> web.Response:
+    """Validate the body into ``args_type``, call ``act(svc, args)``, map refusals (400 bad
+    body, 409 refused or no such service here). Recording and live control share it."""
     if svc is None:
         return _error(409, "not_configured", "no camera is configured on this agent")
     try:

@@ -9,9 +9,8 @@ from typing import Any
 
 from aiohttp import web
 
-from agent.commands import CommandError
 from agent.runtime.service import AgentContext
-from agent.web.recording import _Bad, _body, _error, _trigger
+from agent.web.recording import _trigger, control
 
 
 def _service(request: web.Request) -> Any:
@@ -22,17 +21,7 @@ def _service(request: web.Request) -> Any:
 
 
 async def _control(request: web.Request, args_type: type, act: Any) -> web.Response:
-    svc = _service(request)
-    if svc is None:
-        return _error(409, "not_configured", "no camera is configured on this agent")
-    try:
-        args = await _body(request, args_type)
-        result = await act(svc, args)
-    except _Bad as e:
-        return _error(400, e.code, e.message)
-    except CommandError as e:
-        return _error(409, e.code, e.message)
-    return web.json_response(result)
+    return await control(request, _service(request), args_type, act)
 
 
 async def start(request: web.Request) -> web.Response:
