@@ -18,35 +18,19 @@ import statistics
 import sys
 import tempfile
 import time
-from datetime import date, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench.district_report import START, fill
 from district.config import from_dict
-from district.ingest.parse import parse
 from district.kpi.engine import term_report
-from district.simulate.fleet import build, school_days
 from district.store.store import Store
 from district.web.app import start_web
 from district.web.pages import CACHE
 from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS
 from tests.conftest import free_port
-
-START = date(2026, 9, 1)
-
-
-def fill(store: Store, rooms: int, schools: int, days: int) -> tuple[int, float]:
-    t0 = time.perf_counter()
-    n = 0
-    for i, day in enumerate(school_days(START, days)):
-        plan = build(rooms, schools, 1, day, seed=i, faults=True)
-        items = [parse(m.topic, m.payload, "classroom") for m in plan.messages
-                 if m.topic.endswith(("/lessons", "/usage", "/status"))]
-        for j in range(0, len(items), 500):
-            store.apply(items[j:j + 500])
-        n += len(items)
-    return n, time.perf_counter() - t0
 
 
 def stats(samples: list[float]) -> tuple[float, float]:
