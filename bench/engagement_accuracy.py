@@ -54,7 +54,7 @@ def ensure_skimage_data() -> Path | None:
     if synth.skimage_data_dir():
         return synth.skimage_data_dir()
     target = CACHE / "skimage/data"
-    if not all((target / n).is_file() for n in ("lfw_subset.npy", "chelsea.png", "camera.png")):
+    if not all((target / n).is_file() for n in ("lfw_subset.npy", "chelsea.png")):
         CACHE.mkdir(parents=True, exist_ok=True)
         try:
             subprocess.run([sys.executable, "-m", "pip", "download", "-q", "--no-deps", "-d",
@@ -64,7 +64,7 @@ def ensure_skimage_data() -> Path | None:
             return None
         wheel = sorted(CACHE.glob("scikit_image-*.whl"))[-1]
         with zipfile.ZipFile(wheel) as z:
-            for name in ("astronaut.png", "camera.png", "lfw_subset.npy", *SKIMAGE_NO_PEOPLE):
+            for name in ("astronaut.png", "lfw_subset.npy", *SKIMAGE_NO_PEOPLE):
                 try:
                     z.extract(f"skimage/data/{name}", CACHE)
                 except KeyError:  # another scikit-image release: fewer images
