@@ -380,6 +380,10 @@ def seated_hands(an: Analyzer, quick: bool, examples: str | None) -> dict:
         res.update({"sources": s.sources, "sources_missing": s.missing,
                     "bodies": len(s.bodies)})
         out[split] = res
+        sparse = seated.seated_scenes(split, n=max(4, n // 3), seed=0, layout="sparse")
+        out[f"{split}_sparse_diagnosis"] = {
+            k: v for k, v in seated.score(sparse.scenes, detect).items()
+            if k not in ("flagged_rate_by_pose", "by_row_back_first")}
         if examples:
             Path(examples).mkdir(parents=True, exist_ok=True)
             for i, sc in enumerate(s.scenes[:3]):

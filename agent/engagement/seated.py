@@ -703,30 +703,35 @@ def _flip_pts(p: np.ndarray, width: int) -> np.ndarray:
 
 def compose_seated(bodies: list[Body], rng: np.random.Generator, raised_fraction: float = 0.3,
                    hard_fraction: float = 0.4, width: int = 1280, height: int = 720,
-                   shoulder_px: tuple[float, float] = (44, 112), jpeg: bool = True
-                   ) -> SeatedScene:
+                   shoulder_px: tuple[float, float] = (44, 112), jpeg: bool = True,
+                   rows: tuple[int, int] = (5, 6), seat_sw: tuple[float, float] = (2.0, 2.5),
+                   fill: bool = False) -> SeatedScene:
     """One seated class (module doc). ``raised_fraction`` of the students raise a hand,
     ``hard_fraction`` of the others take a hard negative pose (hand at the chin, on the
     head, arms crossed); the rest rest their arms on the desk. Shoulder widths go from
     ``shoulder_px[0]`` (back row) to ``shoulder_px[1]`` (front), +-10 % per student. With
-    ``jpeg`` the frame goes through JPEG at quality 60-90, as a camera stream would."""
+    ``jpeg`` the frame goes through JPEG at quality 60-90, as a camera stream would.
+    ``rows`` (lowest, highest) rows; ``seat_sw`` seat width in shoulder widths; ``fill``
+    spreads the rows down to the bottom of the frame."""
     img = synth.room(width, height, rng)
-    nrows = int(rng.integers(5, 7))
+    nrows = int(rng.integers(rows[0], rows[1] + 1))
     sws = np.linspace(shoulder_px[0], shoulder_px[1], nrows)
     # shoulder lines, back row first: room above the back row for a raised hand; rows
     # closer than their own height, so the heads of a row hide part of the row behind
     steps = (sws[:-1] + sws[1:]) / 2 * rng.uniform(1.15, 1.45)
-    y_back = 1.45 * sws[0] + rng.uniform(0, 15)
+    # the longest raised arm of these bodies (shoulder to fingertip) stays in the frame
+    reach = max((_arm_reach(b) for b in bodies if b.arms), default=1.5)
+    y_back = (reach + 0.05) * sws[0] * 1.1 + rng.uniform(0, 10)
     ys = y_back + np.concatenate([[0.0], np.cumsum(steps)])
-    over = ys[-1] + 0.9 * sws[-1] - height
-    if over > 0:  # too tall for the frame: squeeze the steps
+    over = ys[-1] + (1.25 if fill else 0.9) * sws[-1] - height
+    if over > 0 or (fill and nrows > 1):  # fit the rows to the frame
         ys = y_back + (ys - y_back) * (1 - over / max(1.0, ys[-1] - y_back))
     desk_tops = [int(y + rng.uniform(0.8, 0.95) * sw) for y, sw in zip(ys, sws, strict=True)]
     with_arms = [b for b in bodies if b.arms]
     people: list[SeatedPerson] = []
     for r in range(nrows):
         sw_row, y_row = float(sws[r]), float(ys[r])
-        cell = sw_row * rng.uniform(2.0, 2.5)
+        cell = sw_row * rng.uniform(*seat_sw)
         shift = (0.5 if r % 2 else 0.0) * cell + rng.uniform(-0.2, 0.2) * cell
         drawn = []
         for c in range(-1, int(width // cell) + 2):
@@ -758,6 +763,18 @@ def compose_seated(bodies: list[Body], rng: np.random.Generator, raised_fraction
         if decoded is not None:
             img = decoded
     return SeatedScene(img, people)
+
+
+def _arm_reach(body: Body) -> float:
+    """Shoulder to fingertip of the longest re-posable arm, in shoulder widths (the
+    lengths pose_arms draws with)."""
+    best = 0.0
+    for side in body.arms:
+        s_i, e_i, w_i = ARM[side]
+        lu = max(float(np.hypot(*(body.kp[e_i, :2] - body.kp[s_i, :2]))), 0.55 * body.shoulder_w)
+        lf = max(float(np.hypot(*(body.kp[w_i, :2] - body.kp[e_i, :2]))), 0.5 * body.shoulder_w)
+        best = max(best, (lu + lf + body.hand[side]) / body.shoulder_w)
+    return best
 
 
 def _place(img: np.ndarray, body: Body, pose: str, cx: float, sh_y: float, sw: float,
@@ -817,15 +834,32 @@ def _place(img: np.ndarray, body: Body, pose: str, cx: float, sh_y: float, sw: f
     return SeatedPerson(body.source, pose, bool(raised), shoulders, elbows, wrists, head, row)
 
 
-def seated_scenes(split: str, n: int = 20, seed: int = 0, raised_fraction: float = 0.3
-                  ) -> SeatedSet:
+LAYOUTS: dict[str, dict[str, Any]] = {
+    # a class of 30-50 filling the frame, each row partly behind the one in front
+    "class": {},
+    # diagnosis only: two or three rows of large students with room between them (no
+    # crowding, little occlusion): separates "the model cannot see the arm" from "too
+    # many people in a tile"
+    "sparse": {"rows": (2, 3), "seat_sw": (3.2, 3.8), "shoulder_px": (70.0, 110.0),
+               "fill": True},
+}
+
+
+def seated_scenes(split: str, n: int = 20, seed: int = 0, raised_fraction: float = 0.3,
+                  layout: str = "class") -> SeatedSet:
     """``n`` seated-class scenes of ``split`` ("dev" or "test") with labels; the same
-    arguments give the same scenes. Tune on "dev", report on "test"."""
+    arguments give the same scenes. Tune on "dev", report on "test". ``layout``: a key
+    of ``LAYOUTS`` ("class" is the set; "sparse" a diagnosis)."""
     bodies, used, missing = body_bank(split)
     if not bodies:
         return SeatedSet(split, [], list(used), list(missing), [])
     rng = np.random.default_rng(SPLIT_SEED[split] + seed)
-    scenes = [compose_seated(list(bodies), rng, raised_fraction) for _ in range(n)]
+    if layout not in LAYOUTS:
+        raise ValueError(f"layout must be one of {sorted(LAYOUTS)}, not {layout!r}")
+    if layout != "class":
+        rng = np.random.default_rng([SPLIT_SEED[split] + seed, sorted(LAYOUTS).index(layout)])
+    scenes = [compose_seated(list(bodies), rng, raised_fraction, **LAYOUTS[layout])
+              for _ in range(n)]
     return SeatedSet(split, scenes, list(used), list(missing), [b.source for b in bodies])
 
 
@@ -865,8 +899,10 @@ def score(sets: Iterable[SeatedScene], detect: Detect) -> dict[str, Any]:
     when the detection matched to them is flagged; a not-raised student is a false raise
     when theirs is. Flagged detections matched to nobody are counted apart (``stray``)."""
     tp = fn = fp = tn = stray = missed = scenes = 0
+    sws: list[float] = []
+    heads: list[float] = []
     by_pose: dict[str, list[int]] = {}
-    by_row: dict[int, list[int]] = {}
+    by_row: dict[int, list[list[int]]] = {}  # row -> [[flagged] of raised, of not raised]
     for sc in sets:
         scenes += 1
         anchors, flags = detect(sc.image)
@@ -874,6 +910,8 @@ def score(sets: Iterable[SeatedScene], detect: Detect) -> dict[str, Any]:
         flags = np.asarray(flags, bool).reshape(-1)
         m = match_people(sc.people, anchors)
         for p, j in zip(sc.people, m, strict=True):
+            sws.append(p.shoulder_w)
+            heads.append(float(p.head[2] - p.head[0]))
             flagged = bool(j >= 0 and flags[j])
             missed += int(j < 0)
             if p.raised:
@@ -883,7 +921,7 @@ def score(sets: Iterable[SeatedScene], detect: Detect) -> dict[str, Any]:
                 fp += flagged
                 tn += not flagged
             by_pose.setdefault(p.pose, []).append(int(flagged))
-            by_row.setdefault(p.row, []).append(int(flagged == p.raised))
+            by_row.setdefault(p.row, [[], []])[0 if p.raised else 1].append(int(flagged))
         matched = set(int(j) for j in m if j >= 0)
         stray += sum(1 for j in np.nonzero(flags)[0] if int(j) not in matched)
     pos, neg = tp + fn, fp + tn
@@ -892,12 +930,19 @@ def score(sets: Iterable[SeatedScene], detect: Detect) -> dict[str, Any]:
         "recall": round(tp / max(1, pos), 3), "found": tp,
         "false_raise_rate": round(fp / max(1, neg), 4), "false_raises": fp,
         "stray_raised_detections": stray,
+        "shoulder_px_min_median_max": [round(float(np.percentile(sws, q))) for q in (0, 50, 100)]
+        if sws else [],
+        "face_px_min_median_max": [round(float(np.percentile(heads, q))) for q in (0, 50, 100)]
+        if heads else [],
         "false_raise_rate_with_stray": round((fp + stray) / max(1, neg), 4),
         "people_without_detection": missed,
         "flagged_rate_by_pose": {k: {"n": len(v), "flagged": round(sum(v) / len(v), 3)}
                                  for k, v in sorted(by_pose.items())},
-        "correct_rate_by_row_back_first": {k: round(sum(v) / len(v), 3)
-                                           for k, v in sorted(by_row.items())},
+        "by_row_back_first": {
+            k: {"raised": len(v[0]), "recall": round(sum(v[0]) / max(1, len(v[0])), 3),
+                "not_raised": len(v[1]),
+                "false_raise_rate": round(sum(v[1]) / max(1, len(v[1])), 4)}
+            for k, v in sorted(by_row.items())},
     }
 
 
