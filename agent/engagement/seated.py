@@ -703,7 +703,7 @@ def _flip_pts(p: np.ndarray, width: int) -> np.ndarray:
 
 def compose_seated(bodies: list[Body], rng: np.random.Generator, raised_fraction: float = 0.3,
                    hard_fraction: float = 0.4, width: int = 1280, height: int = 720,
-                   shoulder_px: tuple[float, float] = (44, 112), jpeg: bool = True,
+                   shoulder_px: tuple[float, float] = (52, 116), jpeg: bool = True,
                    rows: tuple[int, int] = (5, 6), seat_sw: tuple[float, float] = (2.0, 2.5),
                    fill: bool = False) -> SeatedScene:
     """One seated class (module doc). ``raised_fraction`` of the students raise a hand,
