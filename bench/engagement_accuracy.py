@@ -47,7 +47,7 @@ from agent.engagement.headpose import is_head_up
 from agent.engagement.pipeline import Analyzer, AnalyzerSettings
 from models.registry import open_session
 
-CACHE = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "classroom-agent/eval"
+CACHE = seated.EVAL_CACHE
 
 
 def ensure_skimage_data() -> Path | None:
