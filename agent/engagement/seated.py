@@ -933,6 +933,17 @@ def match_people(people: list[SeatedPerson], anchors: np.ndarray, reach: float =
     return out
 
 
+def wilson(k: int, n: int, z: float = 1.96) -> tuple[float, float]:
+    """95 % Wilson score interval of a proportion k/n (small counts: say how sure)."""
+    if n == 0:
+        return (0.0, 1.0)
+    p = k / n
+    d = 1 + z * z / n
+    c = (p + z * z / (2 * n)) / d
+    h = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / d
+    return (round(max(0.0, c - h), 3), round(min(1.0, c + h), 3))
+
+
 def score(sets: Iterable[SeatedScene], detect: Detect) -> dict[str, Any]:
     """Per-person recall and false raises of ``detect`` (BGR frame -> (anchors (P,2)
     shoulder midpoints, raised (P,) bools)) over scenes. A raised student counts as found
@@ -967,8 +978,9 @@ def score(sets: Iterable[SeatedScene], detect: Detect) -> dict[str, Any]:
     pos, neg = tp + fn, fp + tn
     return {
         "scenes": scenes, "raised_people": pos, "not_raised_people": neg,
-        "recall": round(tp / max(1, pos), 3), "found": tp,
-        "false_raise_rate": round(fp / max(1, neg), 4), "false_raises": fp,
+        "recall": round(tp / max(1, pos), 3), "recall_ci95": wilson(tp, pos), "found": tp,
+        "false_raise_rate": round(fp / max(1, neg), 4),
+        "false_raise_rate_ci95": wilson(fp, neg), "false_raises": fp,
         "stray_raised_detections": stray,
         "shoulder_px_min_median_max": [round(float(np.percentile(sws, q))) for q in (0, 50, 100)]
         if sws else [],
