@@ -259,6 +259,7 @@ def _cut_person(img: np.ndarray, kp: np.ndarray, head: np.ndarray, source: str
     border[:, :2] = border[:, -2:] = border[:2, :] = True
     gc[border & (shape == 0)] = cv2.GC_BGD
     bgd, fgd = np.zeros((1, 65), np.float64), np.zeros((1, 65), np.float64)
+    cv2.setRNGSeed(15)  # GrabCut's k-means draws from OpenCV's global generator
     try:
         cv2.grabCut(crop, gc, (0, 0, 0, 0), bgd, fgd, 4, cv2.GC_INIT_WITH_MASK)
     except cv2.error:
