@@ -16,6 +16,7 @@ import numpy as np
 
 CROP = 192  # FaceMesh input side
 ROI_SCALE = 1.5  # FaceMesh was trained on detection boxes grown by half
+CROP_GROUP = 8  # crops made at a time (each is 442 KB as float)
 
 # FaceMesh vertex ids: nose tip, chin, outer eye corners, mouth corners (image-left first)
 _IDX = np.array([1, 152, 33, 263, 61, 291])
@@ -78,18 +79,19 @@ class HeadPoseEstimator:
     def estimate(self, rgb: np.ndarray, boxes: np.ndarray, landmarks: np.ndarray
                  ) -> list[Pose]:
         """One Pose per face box (frame pixels) in an RGB frame."""
-        if len(boxes) == 0:
-            return []
-        crops, rolls, sides = self.crops(rgb, boxes, landmarks)
         frame_w = rgb.shape[1]
         poses = []
-        for crop, roll, side in zip(crops, rolls, sides, strict=True):
-            mesh, flag = self.session.run(None, {self.input_name: crop[None]})
-            pts = mesh.reshape(-1, 3)[_IDX, :2].astype(np.float64)
-            # the crop sees the face through the real camera: focal scaled to crop pixels
-            f = self.focal_frame_widths * frame_w * CROP / max(side, 1.0)
-            yaw, pitch = solve_pose(pts, f)
-            poses.append(Pose(yaw, pitch, roll, _sigmoid(float(flag.ravel()[-1]))))
+        # crops in small groups: 40 faces as one float blob are 18 MB of peak memory
+        for g in range(0, len(boxes), CROP_GROUP):
+            crops, rolls, sides = self.crops(rgb, boxes[g:g + CROP_GROUP],
+                                             landmarks[g:g + CROP_GROUP])
+            for crop, roll, side in zip(crops, rolls, sides, strict=True):
+                mesh, flag = self.session.run(None, {self.input_name: crop[None]})
+                pts = mesh.reshape(-1, 3)[_IDX, :2].astype(np.float64)
+                # the crop sees the face through the real camera: focal scaled to crop px
+                f = self.focal_frame_widths * frame_w * CROP / max(side, 1.0)
+                yaw, pitch = solve_pose(pts, f)
+                poses.append(Pose(yaw, pitch, roll, _sigmoid(float(flag.ravel()[-1]))))
         return poses
 
 

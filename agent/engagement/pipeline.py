@@ -18,6 +18,7 @@ import numpy as np
 from agent.engagement.faces import FaceDetector
 from agent.engagement.hands import HandRaiseTracker, PoseDetector, raised_hands
 from agent.engagement.headpose import HeadPoseEstimator, Pose, is_head_up
+from agent.engagement.heap import release_free_heap
 from agent.engagement.people import Check, SeatMap, body_heads
 from models.registry import open_session
 
@@ -49,6 +50,9 @@ class AnalyzerSettings:
     face_detector_model: str | None = None
     face_landmarks_model: str | None = None
     pose_model: str | None = None
+    # give freed C-heap pages back after loading and after every frame (heap.py): about
+    # 20 MB less RSS between frames for under 1 % more CPU
+    release_heap: bool = True
 
 
 @dataclass
@@ -90,6 +94,8 @@ class Analyzer:
                                    ) if s.hand_raise else None
         self.tracker = HandRaiseTracker(hold=s.hold_frames)
         self.seats = SeatMap(memory_s=s.seat_memory_s)
+        if s.release_heap:
+            release_free_heap()  # parsing the models leaves ~35 MB of freed heap behind
 
     def reset(self) -> None:
         """Forget places and raised-hand tracks (a new lesson, another camera or image)."""
@@ -177,6 +183,8 @@ class Analyzer:
                      "hand_up": bool(r)}
                     for b, sc, r in zip(bodies.boxes, bodies.scores, raised, strict=True)
                 ]
+        if s.release_heap:
+            release_free_heap()
         return FrameResult(faces, head_up, rate, people,
                            len(bodies) if bodies is not None else None, hands_up, held,
                            time.perf_counter() - t0, fused.phantoms, info)
