@@ -74,7 +74,7 @@ def test_tiling_finds_the_same_faces(detector, bank):
 
 
 def test_solve_pose_frontal_and_bowed():
-    # the generic model itself, projected frontal and bowed by 40 degrees, 192 px crop
+    # the model face itself, projected frontal and bowed by 40 degrees, 192 px crop
     from agent.engagement import headpose
 
     def project(pitch_deg):
