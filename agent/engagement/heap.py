@@ -4,16 +4,17 @@ Every frame allocates and frees tens of megabytes outside ONNX Runtime's arena (
 detector's 11 MB input blob, the RGB frame, FaceMesh crops, decoded pictures). glibc keeps
 freed memory that is not at the top of a heap, so the process's RSS settles well above
 what it uses between frames. ``malloc_trim(0)`` returns the free pages of every malloc
-arena (docs/BENCHMARKS.md "Engagement RSS": about 20 MB less RSS with all models for
-under 1 % more CPU a frame). A no-op where the C library has no ``malloc_trim`` (musl,
-macOS).
+arena (docs/BENCHMARKS.md "Engagement memory and head pose": about 13 MB less RSS with
+all models, no measurable CPU). A trim takes about 1.6 ms (up to ~20 ms after a body-model
+pass), holds each malloc arena's lock in turn, and runs without the GIL (ctypes). A no-op
+where the C library has no ``malloc_trim`` (musl, macOS).
 
 ``malloc_trim`` cannot shrink the top of a thread's malloc arena, and the service analyses
 in a worker thread. glibc's default (a "dynamic" threshold) lets up to 64 MB stay free at
 that top once large blocks have been freed; ``tune_malloc`` fixes the trim threshold at
 16 MB (and the mmap threshold at its 32 MB maximum, which glibc reaches on its own after
-the first large free), so a heap top above 16 MB is returned: about 20 MB less RSS in the
-worker thread for 0-2 % more CPU a frame (docs/BENCHMARKS.md). Process-wide, set once.
+the first large free), so a heap top above 16 MB is returned: another 10-20 MB less RSS in
+the worker thread for 0-2.4 % more CPU a frame. Process-wide, set once.
 """
 
 from __future__ import annotations
