@@ -18,6 +18,7 @@ import numpy as np
 from agent.engagement.faces import FaceDetector
 from agent.engagement.hands import HandRaiseTracker, PoseDetector, raised_hands
 from agent.engagement.headpose import HeadPoseEstimator, Pose, is_head_up
+from agent.engagement.heap import release_free_heap, tune_malloc
 from agent.engagement.people import Check, SeatMap, body_heads
 from models.registry import open_session
 
@@ -49,6 +50,10 @@ class AnalyzerSettings:
     face_detector_model: str | None = None
     face_landmarks_model: str | None = None
     pose_model: str | None = None
+    # give freed C-heap pages back after loading and after every frame, and fixed glibc
+    # thresholds so a thread's heap top is returned too (heap.py): 23-40 MB less RSS
+    # between frames for 0-2.4 % more CPU
+    release_heap: bool = True
 
 
 @dataclass
@@ -76,6 +81,8 @@ class FrameResult:
 class Analyzer:
     def __init__(self, settings: AnalyzerSettings | None = None) -> None:
         s = self.settings = settings or AnalyzerSettings()
+        if s.release_heap:
+            tune_malloc()
         kw: dict[str, Any] = {"intra_threads": s.intra_threads, "inter_threads": s.inter_threads,
               "providers": s.providers}
         self.faces = FaceDetector(open_session("face_detector", s.face_detector_model, **kw),
@@ -90,6 +97,8 @@ class Analyzer:
                                    ) if s.hand_raise else None
         self.tracker = HandRaiseTracker(hold=s.hold_frames)
         self.seats = SeatMap(memory_s=s.seat_memory_s)
+        if s.release_heap:
+            release_free_heap()  # parsing the models leaves ~35 MB of freed heap behind
 
     def reset(self) -> None:
         """Forget places and raised-hand tracks (a new lesson, another camera or image)."""
@@ -177,6 +186,8 @@ class Analyzer:
                      "hand_up": bool(r)}
                     for b, sc, r in zip(bodies.boxes, bodies.scores, raised, strict=True)
                 ]
+        if s.release_heap:
+            release_free_heap()
         return FrameResult(faces, head_up, rate, people,
                            len(bodies) if bodies is not None else None, hands_up, held,
                            time.perf_counter() - t0, fused.phantoms, info)
