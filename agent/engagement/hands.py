@@ -179,20 +179,21 @@ def raised_top_down(kp: np.ndarray, heads: np.ndarray, min_kp_score: float = 0.1
     face sizes sideways of the face) is above its shoulder, the forearm points up (the
     elbow, when seen, is below the wrist) and the wrist is no further above the shoulder
     than an arm reaches (4 face sizes). The skeleton must be this person's, not a
-    neighbour's the crop also shows: the shoulder is seen below the face centre and
-    within 2 face sizes sideways, and a clearly seen nose is on the face."""
+    neighbour's the crop also shows: the shoulder is seen below the face (0.3 to 2.5 face
+    sizes below the face centre) and within 2 face sizes sideways, and a nose, if seen, is on the
+    face."""
     kp = np.asarray(kp, np.float32).reshape(-1, 17, 3)
     h = np.asarray(heads, np.float32).reshape(-1, 3)
     x, y, s = h[:, 0], h[:, 1], np.maximum(h[:, 2], 1.0)
     nose = kp[:, 0]
-    own = (nose[:, 2] < 0.3) | (np.hypot(nose[:, 0] - x, nose[:, 1] - y) <= s)
+    own = (nose[:, 2] < min_kp_score) | (np.hypot(nose[:, 0] - x, nose[:, 1] - y) <= s)
     out = np.zeros(len(kp), bool)
     for wrist, elbow, shoulder in ((L_WRIST, L_ELBOW, L_SHOULDER),
                                    (R_WRIST, R_ELBOW, R_SHOULDER)):
         w, e, sh = kp[:, wrist], kp[:, elbow], kp[:, shoulder]
         near = (w[:, 2] >= min_kp_score) & (np.abs(w[:, 0] - x) <= reach * s)
         shoulder_ok = (sh[:, 2] >= min_kp_score) & (np.abs(sh[:, 0] - x) <= 2.0 * s) & \
-            (sh[:, 1] > y)
+            (sh[:, 1] >= y + 0.3 * s) & (sh[:, 1] <= y + 2.5 * s)
         forearm_up = (e[:, 2] < min_kp_score) | (w[:, 1] < e[:, 1])
         lift = sh[:, 1] - w[:, 1]
         out |= own & near & shoulder_ok & forearm_up & (lift > 0) & (lift <= 4.0 * s)

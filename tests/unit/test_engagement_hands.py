@@ -95,6 +95,10 @@ def test_raised_rule_needs_scores():
     kp = skeleton((80, 60), (78, 100))
     kp[0] = (150, 140, 0.8)
     assert raised_top_down(kp[None], HEAD).tolist() == [False]
+    # shoulders 3 face sizes below the face centre: the student in the row in front
+    kp = skeleton((70, 150), (70, 175))
+    kp[5:7, 1] = 160
+    assert raised_top_down(kp[None], HEAD).tolist() == [False]
 
 
 def test_tracker_matches_points_by_position():
