@@ -16,6 +16,10 @@
    person whose arm keypoints are visible, a copy with that arm cut out, inpainted and
    pasted back turned up about the shoulder. Originals are the negatives. Both methods
    (top_down, the default, and tiles) on the same people.
+6. Seated (``--only seated``): the seated-classroom hand-raise set of
+   agent/engagement/seated.py, dev and test splits (disjoint source images); per-person
+   raised flags of one frame (the pipeline's hands_up flags: top_down on the people it
+   counts in that frame, or tiles with hand_method = "tiles").
 
 scikit-image is not a dependency: its data folder is read from an installed skimage, from
 $SKIMAGE_DATA, or from a wheel fetched once with `pip download --no-deps scikit-image`
@@ -39,7 +43,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from agent.engagement import synth
+from agent.engagement import seated, synth
 from agent.engagement.hands import (
     PoseDetector,
     TopDownPose,
@@ -59,7 +63,7 @@ def ensure_skimage_data() -> Path | None:
     if synth.skimage_data_dir():
         return synth.skimage_data_dir()
     target = CACHE / "skimage/data"
-    if not all((target / n).is_file() for n in ("lfw_subset.npy", "chelsea.png")):
+    if not all((target / n).is_file() for n in ("lfw_subset.npy", "chelsea.png", "camera.png")):
         CACHE.mkdir(parents=True, exist_ok=True)
         try:
             subprocess.run([sys.executable, "-m", "pip", "download", "-q", "--no-deps", "-d",
@@ -69,12 +73,34 @@ def ensure_skimage_data() -> Path | None:
             return None
         wheel = sorted(CACHE.glob("scikit_image-*.whl"))[-1]
         with zipfile.ZipFile(wheel) as z:
-            for name in ("astronaut.png", "lfw_subset.npy", *SKIMAGE_NO_PEOPLE):
+            for name in ("astronaut.png", "camera.png", "lfw_subset.npy", *SKIMAGE_NO_PEOPLE):
                 try:
                     z.extract(f"skimage/data/{name}", CACHE)
                 except KeyError:  # another scikit-image release: fewer images
                     pass
     os.environ["SKIMAGE_DATA"] = str(target)
+    return target
+
+
+def ensure_matplotlib_sample_data() -> Path | None:
+    """matplotlib's sample_data (grace_hopper.jpg, a seated-set source): installed
+    matplotlib, $MPL_SAMPLE_DATA, or its wheel fetched once into the cache."""
+    if seated.matplotlib_sample_dir():
+        return seated.matplotlib_sample_dir()
+    target = CACHE / "matplotlib/mpl-data/sample_data"
+    if not (target / "grace_hopper.jpg").is_file():
+        CACHE.mkdir(parents=True, exist_ok=True)
+        try:
+            subprocess.run([sys.executable, "-m", "pip", "download", "-q", "--no-deps",
+                            "--only-binary", ":all:", "-d", str(CACHE), "matplotlib"],
+                           check=True)
+            wheel = sorted(CACHE.glob("matplotlib-*.whl"))[-1]
+            with zipfile.ZipFile(wheel) as z:
+                z.extract("matplotlib/mpl-data/sample_data/grace_hopper.jpg", CACHE)
+        except (subprocess.CalledProcessError, OSError, IndexError, KeyError) as e:
+            print(f"# matplotlib sample data not available ({e})")
+            return None
+    os.environ["MPL_SAMPLE_DATA"] = str(target)
     return target
 
 
@@ -376,18 +402,62 @@ def hand_raise(an: Analyzer, quick: bool) -> dict:
     return out
 
 
+def top_down_detect(an: Analyzer) -> seated.Detect:
+    """``seated.score``'s detector for the top-down method: the pipeline itself on one
+    frame without history (``analyze``), per person it counts the shoulder midpoint the
+    pose model sees (below the face when unseen) and its raised flag."""
+    def detect(bgr: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        an.reset()
+        r = an.analyze(bgr, hands=True, details=True, now=0.0)
+        bodies = (r.details or {}).get("bodies", [])
+        return (np.array([b["anchor"] for b in bodies], np.float64).reshape(-1, 2),
+                np.array([b["hand_up"] for b in bodies], bool))
+
+    return detect
+
+
+def seated_hands(an: Analyzer, quick: bool, examples: str | None) -> dict:
+    """The current pipeline on the seated set: one frame per scene, the per-frame raised
+    flags (HandRaiseTracker needs hold_frames consecutive frames; a still scene would
+    hold any flag, so the flags are the honest single-frame figure)."""
+    detect = seated.pipeline_detect(an) if an.bodies is not None else top_down_detect(an)
+    out: dict = {"label_rule": "raised = wrist above its shoulder and elbow, and above the "
+                 "head top or beside the head with a gap >= 1/4 head width"}
+    n = 8 if quick else 30
+    for split in ("dev", "test"):
+        s = seated.seated_scenes(split, n=n, seed=0)
+        if s.scenes and split == "test":
+            # the flags scored are the pipeline's own: same count as analyze()'s hands_up
+            an.reset()
+            r = an.analyze(s.scenes[0].image, hands=True, now=0.0)
+            assert r.hands_up == int(detect(s.scenes[0].image)[1].sum())
+        res = seated.score(s.scenes, detect)
+        res.update({"sources": s.sources, "sources_missing": s.missing,
+                    "bodies": len(s.bodies)})
+        out[split] = res
+        if examples:
+            Path(examples).mkdir(parents=True, exist_ok=True)
+            for i, sc in enumerate(s.scenes[:3]):
+                cv2.imwrite(str(Path(examples) / f"seated-{split}-{i}.png"), sc.image)
+                cv2.imwrite(str(Path(examples) / f"seated-{split}-{i}-labels.png"),
+                            seated.draw_labels(sc, detect))
+    return out
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="fewer scenes (about a minute)")
     ap.add_argument("--no-skimage", action="store_true")
     ap.add_argument("--json", help="also write the figures here")
     ap.add_argument("--only", help="comma-separated sections (default: all)")
+    ap.add_argument("--examples", help="seated: write example scenes (PNG) to this folder")
     args = ap.parse_args()
     if not synth.opencv_doc_images():
         print("needs Debian opencv-doc (/usr/share/doc/opencv-doc)", file=sys.stderr)
         return 2
     if not args.no_skimage:
         ensure_skimage_data()
+        ensure_matplotlib_sample_data()
     an = Analyzer(AnalyzerSettings(intra_threads=2, max_pose_faces=0))
     bank = synth.face_bank(an.faces, lfw=not args.no_skimage)
     renderer = synth.PoseRenderer(open_session("face_landmarks"))
@@ -403,6 +473,7 @@ def main() -> int:
             an, bank, renderer, seeds),
         "head_up": lambda: head_up(an, bank, renderer, seeds),
         "hand_raise": lambda: hand_raise(an, args.quick),
+        "seated": lambda: seated_hands(an, args.quick, args.examples),
     }
     only = [k for k in (args.only or "").split(",") if k] or list(sections)
     res = {"face_sources": len(bank),

@@ -176,7 +176,7 @@ class Analyzer:
             heads = body_heads(bodies.keypoints[confident])
         fused = self.seats.fuse(now, found.boxes, checks, ups, heads)
         people = fused.count
-        crops = None
+        crops = kp = anchors = None
         if self.hand_pose is not None and hands:
             # top-down: every person counted now (faces, bowed heads, remembered places)
             if rgb is None:
@@ -219,11 +219,16 @@ class Analyzer:
                      "hand_up": bool(r)}
                     for b, sc, r in zip(bodies.boxes, bodies.scores, raised, strict=True)
                 ]
-            elif crops is not None and raised is not None:
+            elif crops is not None and raised is not None and kp is not None:
+                # "anchor": the person's shoulder midpoint as the model sees it (or below
+                # the face when a shoulder is not seen), for matching in the eval
+                seen = (kp[:, 5, 2] >= s.hand_kp_score) & (kp[:, 6, 2] >= s.hand_kp_score)
+                mid = np.where(seen[:, None], kp[:, 5:7, :2].mean(1),
+                               anchors[:, :2] + np.outer(anchors[:, 2], (0.0, 1.3)))
                 info["bodies"] = [
                     {"box": [round(float(v) * inv, 1) for v in (x0, y0, x0 + sd, y0 + sd)],
-                     "hand_up": bool(r)}
-                    for (x0, y0, sd), r in zip(crops, raised, strict=True)
+                     "anchor": [round(float(v) * inv, 1) for v in m], "hand_up": bool(r)}
+                    for (x0, y0, sd), m, r in zip(crops, mid, raised, strict=True)
                 ]
         return FrameResult(faces, head_up, rate, people, bodies_n, hands_up, held,
                            time.perf_counter() - t0, fused.phantoms, info)
