@@ -451,6 +451,8 @@ def main() -> int:
     ap.add_argument("--json", help="also write the figures here")
     ap.add_argument("--only", help="comma-separated sections (default: all)")
     ap.add_argument("--examples", help="seated: write example scenes (PNG) to this folder")
+    ap.add_argument("--hand-method", choices=("top_down", "tiles"), default="top_down",
+                    help="hand-raise method of the pipeline (seated section)")
     args = ap.parse_args()
     if not synth.opencv_doc_images():
         print("needs Debian opencv-doc (/usr/share/doc/opencv-doc)", file=sys.stderr)
@@ -458,7 +460,8 @@ def main() -> int:
     if not args.no_skimage:
         ensure_skimage_data()
         ensure_matplotlib_sample_data()
-    an = Analyzer(AnalyzerSettings(intra_threads=2, max_pose_faces=0))
+    an = Analyzer(AnalyzerSettings(intra_threads=2, max_pose_faces=0,
+                                   hand_method=args.hand_method))
     bank = synth.face_bank(an.faces, lfw=not args.no_skimage)
     renderer = synth.PoseRenderer(open_session("face_landmarks"))
     seeds = 2 if args.quick else 6

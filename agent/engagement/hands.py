@@ -116,7 +116,7 @@ def raised_hands(people: People, min_kp_score: float = 0.2) -> np.ndarray:
     return out
 
 
-def crop_squares(heads: np.ndarray, above: float = 2.5, below: float = 6.0,
+def crop_squares(heads: np.ndarray, above: float = 2.5, below: float = 3.5,
                  sideways: float = 1.6) -> np.ndarray:
     """Square crop (x0, y0, side) per person from their head (x, y, size: centre and face
     side, frame pixels): ``above`` face sizes above the face top (a raised hand), ``below``
@@ -172,13 +172,14 @@ def crop_to_frame(yx_score: np.ndarray, x0: float, y0: float, side: float) -> np
     return out
 
 
-def raised_top_down(kp: np.ndarray, heads: np.ndarray, min_kp_score: float = 0.15,
+def raised_top_down(kp: np.ndarray, heads: np.ndarray, min_kp_score: float = 0.3,
                     reach: float = 3.0) -> np.ndarray:
     """Boolean per person (keypoints (P,17,3) from ``TopDownPose``, heads (P,3) x, y,
     size). Raised: on one side, the wrist (score >= ``min_kp_score``, within ``reach``
     face sizes sideways of the face) is above its shoulder, the forearm points up (the
-    elbow, when seen, is below the wrist) and the wrist is no further above the shoulder
-    than an arm reaches (4 face sizes). The skeleton must be this person's, not a
+    elbow, when seen, is below the wrist), the wrist is no further above the shoulder
+    than an arm reaches (4 face sizes), and it is above the head or clear of the face
+    sideways (a hand at the chin is not raised). The skeleton must be this person's, not a
     neighbour's the crop also shows: the shoulder is seen below the face (0.3 to 2.5 face
     sizes below the face centre) and within 2 face sizes sideways, and a nose, if seen, is on the
     face."""
@@ -196,7 +197,10 @@ def raised_top_down(kp: np.ndarray, heads: np.ndarray, min_kp_score: float = 0.1
             (sh[:, 1] >= y + 0.3 * s) & (sh[:, 1] <= y + 2.5 * s)
         forearm_up = (e[:, 2] < min_kp_score) | (w[:, 1] < e[:, 1])
         lift = sh[:, 1] - w[:, 1]
-        out |= own & near & shoulder_ok & forearm_up & (lift > 0) & (lift <= 4.0 * s)
+        # a hand at the chin or on the head is not raised: the wrist is above the hair
+        # (a quarter face above the face box) or clear of the face sideways
+        clear = (w[:, 1] < y - 0.75 * s) | (np.abs(w[:, 0] - x) >= 0.75 * s)
+        out |= own & near & shoulder_ok & forearm_up & clear & (lift > 0) & (lift <= 4.0 * s)
     return out
 
 

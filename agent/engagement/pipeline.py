@@ -54,9 +54,9 @@ class AnalyzerSettings:
     # "tiles": MoveNet MultiPose on frame tiles (also finds bodies without a face)
     hand_method: str = "top_down"
     hand_crop_above: float = 2.5  # crop: face sizes above the face top (the raised hand)
-    hand_crop_below: float = 6.0  # face sizes below the face bottom (shoulders, elbows)
+    hand_crop_below: float = 3.5  # face sizes below the face bottom (shoulders, elbows)
     hand_crop_sideways: float = 1.6  # at least this many face sizes each side of the face
-    hand_kp_score: float = 0.15  # keypoint score a wrist/shoulder/elbow needs (top_down)
+    hand_kp_score: float = 0.3  # keypoint score a wrist/shoulder/elbow needs (top_down)
     pose_tile: int = 384
     pose_upscale: float = 1.0
     hold_frames: int = 3
