@@ -25,7 +25,7 @@ from agent.engagement.hands import (
     raised_top_down,
 )
 from agent.engagement.headpose import HeadPoseEstimator, Pose, is_head_up
-from agent.engagement.people import Check, SeatMap, body_heads
+from agent.engagement.people import Check, SeatMap, body_heads, confirm_body
 from models.registry import open_session
 
 
@@ -192,6 +192,9 @@ class Analyzer:
             held = self.tracker.update_points(
                 np.column_stack([anchors[raised, :2], np.maximum(anchors[raised, 2], 8.0)]))
             bodies_n = int(((kp[:, 5, 2] >= s.body_score) & (kp[:, 6, 2] >= s.body_score)).sum())
+            for person, k in zip(fused.people, kp, strict=True):
+                if person.source == "remembered":
+                    confirm_body(person, k, now, s.body_score)
         else:
             bodies_n = len(bodies) if bodies is not None else None
         head_up = rate = None

@@ -174,3 +174,28 @@ def test_config_method_and_settings(make_config):
     assert s.hand_method == "tiles" and s.hand_crop_above == 3.0
     with pytest.raises(ConfigError):
         make_config(engagement={"hand_method": "guess"})
+
+
+def test_a_body_at_a_remembered_place_keeps_it():
+    """Top-down keypoints at a place nobody's face is seen at (a bowed head) renew the
+    place, as the multipose model's bodies did; a crop without a body does not."""
+    from agent.engagement.people import Check, SeatMap, confirm_body
+
+    seats = SeatMap(memory_s=120.0)
+    seats.fuse(0.0, np.array([[90, 90, 110, 110]], np.float32), [Check.VERIFIED], [True])
+    later = seats.fuse(100.0, np.zeros((0, 4), np.float32), [], [])
+    (person,) = later.people
+    assert person.source == "remembered" and person.seat is not None
+    kp = skeleton((84, 175))
+    kp[1:5] = (96, 96, 0.9), (104, 96, 0.9), (92, 100, 0.9), (108, 100, 0.9)  # eyes, ears
+    kp[0, 1] = 106  # bowed: the head a little lower than the face was
+    nothing = kp.copy()
+    nothing[:, 2] = 0.1
+    assert not confirm_body(person, nothing, 100.0)
+    assert person.seat.seen == 0.0
+    assert confirm_body(person, kp, 100.0)
+    assert person.seat.seen == 100.0
+    # a body far from the place is someone else's
+    moved = kp.copy()
+    moved[:, 0] += 60
+    assert not confirm_body(person, moved, 110.0)
