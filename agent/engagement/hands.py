@@ -160,7 +160,7 @@ def crop_matrix(x0: float, y0: float, side: float, size: int) -> np.ndarray:
     """The affine map from frame pixels to a ``size`` px model input showing the square
     (x0, y0, side)."""
     k = size / max(side, 1e-6)
-    return np.float32([[k, 0, -k * x0], [0, k, -k * y0]])
+    return np.array([[k, 0, -k * x0], [0, k, -k * y0]], np.float32)
 
 
 def crop_to_frame(yx_score: np.ndarray, x0: float, y0: float, side: float) -> np.ndarray:

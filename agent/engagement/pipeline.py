@@ -177,6 +177,7 @@ class Analyzer:
         fused = self.seats.fuse(now, found.boxes, checks, ups, heads)
         people = fused.count
         crops = kp = anchors = None
+        bodies_n: int | None = len(bodies) if bodies is not None else None
         if self.hand_pose is not None and hands:
             # top-down: every person counted now (faces, bowed heads, remembered places)
             if rgb is None:
@@ -195,8 +196,6 @@ class Analyzer:
             for person, k in zip(fused.people, kp, strict=True):
                 if person.source == "remembered":
                     confirm_body(person, k, now, s.body_score)
-        else:
-            bodies_n = len(bodies) if bodies is not None else None
         head_up = rate = None
         if s.head_pose:
             head_up = fused.up
@@ -222,7 +221,8 @@ class Analyzer:
                      "hand_up": bool(r)}
                     for b, sc, r in zip(bodies.boxes, bodies.scores, raised, strict=True)
                 ]
-            elif crops is not None and raised is not None and kp is not None:
+            elif crops is not None and raised is not None and kp is not None and \
+                    anchors is not None:
                 # "anchor": the person's shoulder midpoint as the model sees it (or below
                 # the face when a shoulder is not seen), for matching in the eval
                 seen = (kp[:, 5, 2] >= s.hand_kp_score) & (kp[:, 6, 2] >= s.hand_kp_score)
