@@ -56,14 +56,14 @@ from agent.engagement.people import body_heads
 from agent.engagement.pipeline import Analyzer, AnalyzerSettings
 from models.registry import open_session
 
-CACHE = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "classroom-agent/eval"
+CACHE = seated.EVAL_CACHE
 
 
 def ensure_skimage_data() -> Path | None:
     if synth.skimage_data_dir():
         return synth.skimage_data_dir()
     target = CACHE / "skimage/data"
-    if not all((target / n).is_file() for n in ("lfw_subset.npy", "chelsea.png", "camera.png")):
+    if not all((target / n).is_file() for n in ("lfw_subset.npy", "chelsea.png")):
         CACHE.mkdir(parents=True, exist_ok=True)
         try:
             subprocess.run([sys.executable, "-m", "pip", "download", "-q", "--no-deps", "-d",
@@ -73,7 +73,7 @@ def ensure_skimage_data() -> Path | None:
             return None
         wheel = sorted(CACHE.glob("scikit_image-*.whl"))[-1]
         with zipfile.ZipFile(wheel) as z:
-            for name in ("astronaut.png", "camera.png", "lfw_subset.npy", *SKIMAGE_NO_PEOPLE):
+            for name in ("astronaut.png", "lfw_subset.npy", *SKIMAGE_NO_PEOPLE):
                 try:
                     z.extract(f"skimage/data/{name}", CACHE)
                 except KeyError:  # another scikit-image release: fewer images
@@ -435,6 +435,10 @@ def seated_hands(an: Analyzer, quick: bool, examples: str | None) -> dict:
         res.update({"sources": s.sources, "sources_missing": s.missing,
                     "bodies": len(s.bodies)})
         out[split] = res
+        sparse = seated.seated_scenes(split, n=max(4, n // 3), seed=0, layout="sparse")
+        out[f"{split}_sparse_diagnosis"] = {
+            k: v for k, v in seated.score(sparse.scenes, detect).items()
+            if k not in ("flagged_rate_by_pose", "by_row_back_first")}
         if examples:
             Path(examples).mkdir(parents=True, exist_ok=True)
             for i, sc in enumerate(s.scenes[:3]):
