@@ -116,7 +116,7 @@ def raised_hands(people: People, min_kp_score: float = 0.2) -> np.ndarray:
     return out
 
 
-def crop_squares(heads: np.ndarray, above: float = 2.5, below: float = 3.5,
+def crop_squares(heads: np.ndarray, above: float = 2.0, below: float = 3.0,
                  sideways: float = 1.6) -> np.ndarray:
     """Square crop (x0, y0, side) per person from their head (x, y, size: centre and face
     side, frame pixels): ``above`` face sizes above the face top (a raised hand), ``below``
@@ -172,7 +172,7 @@ def crop_to_frame(yx_score: np.ndarray, x0: float, y0: float, side: float) -> np
     return out
 
 
-def raised_top_down(kp: np.ndarray, heads: np.ndarray, min_kp_score: float = 0.3,
+def raised_top_down(kp: np.ndarray, heads: np.ndarray, min_kp_score: float = 0.35,
                     reach: float = 3.0) -> np.ndarray:
     """Boolean per person (keypoints (P,17,3) from ``TopDownPose``, heads (P,3) x, y,
     size). Raised: on one side, the wrist (score >= ``min_kp_score``, within ``reach``

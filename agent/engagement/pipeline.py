@@ -53,10 +53,10 @@ class AnalyzerSettings:
     # "top_down": MoveNet SinglePose on a crop around each known person (faces, places);
     # "tiles": MoveNet MultiPose on frame tiles (also finds bodies without a face)
     hand_method: str = "top_down"
-    hand_crop_above: float = 2.5  # crop: face sizes above the face top (the raised hand)
-    hand_crop_below: float = 3.5  # face sizes below the face bottom (shoulders, elbows)
+    hand_crop_above: float = 2.0  # crop: face sizes above the face top (the raised hand)
+    hand_crop_below: float = 3.0  # face sizes below the face bottom (shoulders, elbows)
     hand_crop_sideways: float = 1.6  # at least this many face sizes each side of the face
-    hand_kp_score: float = 0.3  # keypoint score a wrist/shoulder/elbow needs (top_down)
+    hand_kp_score: float = 0.35  # keypoint score a wrist/shoulder/elbow needs (top_down)
     pose_tile: int = 384
     pose_upscale: float = 1.0
     hold_frames: int = 3
@@ -221,17 +221,12 @@ class Analyzer:
                      "hand_up": bool(r)}
                     for b, sc, r in zip(bodies.boxes, bodies.scores, raised, strict=True)
                 ]
-            elif crops is not None and raised is not None and kp is not None and \
-                    anchors is not None:
-                # "anchor": the person's shoulder midpoint as the model sees it (or below
-                # the face when a shoulder is not seen), for matching in the eval
-                seen = (kp[:, 5, 2] >= s.hand_kp_score) & (kp[:, 6, 2] >= s.hand_kp_score)
-                mid = np.where(seen[:, None], kp[:, 5:7, :2].mean(1),
-                               anchors[:, :2] + np.outer(anchors[:, 2], (0.0, 1.3)))
+            elif crops is not None and raised is not None and anchors is not None:
+                # "head": the person the crop was made for (face or place: x, y, size)
                 info["bodies"] = [
                     {"box": [round(float(v) * inv, 1) for v in (x0, y0, x0 + sd, y0 + sd)],
-                     "anchor": [round(float(v) * inv, 1) for v in m], "hand_up": bool(r)}
-                    for (x0, y0, sd), m, r in zip(crops, mid, raised, strict=True)
+                     "head": [round(float(v) * inv, 1) for v in a], "hand_up": bool(r)}
+                    for (x0, y0, sd), a, r in zip(crops, anchors, raised, strict=True)
                 ]
         return FrameResult(faces, head_up, rate, people, bodies_n, hands_up, held,
                            time.perf_counter() - t0, fused.phantoms, info)
