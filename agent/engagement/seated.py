@@ -621,6 +621,15 @@ class SeatedPerson:
     wrists: np.ndarray  # (2,2), NaN where the arm was not re-posed
     head: np.ndarray  # head box (face box with the hair)
     row: int
+    arm_raised: np.ndarray = field(default_factory=lambda: np.zeros(2, bool))  # per arm
+    # the wrist's pixel shows this student's own arm in the final frame (not covered by
+    # a student or a desk drawn later, not outside the frame)
+    wrist_visible: np.ndarray = field(default_factory=lambda: np.zeros(2, bool))
+
+    @property
+    def hand_visible(self) -> bool:
+        """Raised, and a raised arm's wrist is visible."""
+        return bool(self.raised and (self.arm_raised & self.wrist_visible).any())
 
     @property
     def anchor(self) -> np.ndarray:
@@ -740,6 +749,7 @@ def compose_seated(bodies: list[Body], rng: np.random.Generator, raised_fraction
     ``rows`` (lowest, highest) rows; ``seat_sw`` seat width in shoulder widths; ``fill``
     spreads the rows down to the bottom of the frame."""
     img = synth.room(width, height, rng)
+    owner = np.full((height, width), -1, np.int32)  # who is drawn on top at each pixel
     nrows = int(rng.integers(rows[0], rows[1] + 1))
     sws = np.linspace(shoulder_px[0], shoulder_px[1], nrows)
     # shoulder lines, back row first: room above the back row for a raised hand; rows
@@ -777,12 +787,18 @@ def compose_seated(bodies: list[Body], rng: np.random.Generator, raised_fraction
             body = pool[int(rng.integers(len(pool)))]
             sw = sw_row * rng.uniform(0.9, 1.1)
             person = _place(img, body, pose, cx, y_row + rng.uniform(-0.06, 0.06) * sw_row,
-                            sw, r, rng)
+                            sw, r, rng, owner, len(people))
             if person is not None:
                 people.append(person)
         # this row's desk: from under its students' chests to the next row's desk top
         bottom = desk_tops[r + 1] if r + 1 < nrows else height
         _desk(img, desk_tops[r], bottom - desk_tops[r], sw_row, rng)
+        owner[max(0, desk_tops[r]):max(0, bottom)] = -1
+    for i, p in enumerate(people):
+        for a in range(2):
+            w = p.wrists[a]
+            if np.isfinite(w).all() and 0 <= w[0] < width and 0 <= w[1] < height:
+                p.wrist_visible[a] = owner[int(w[1]), int(w[0])] == i
     if jpeg:
         ok, buf = cv2.imencode(".jpg", img, [cv2.IMWRITE_JPEG_QUALITY, int(rng.integers(60, 91))])
         decoded = cv2.imdecode(buf, cv2.IMREAD_COLOR) if ok else None
@@ -804,7 +820,8 @@ def _arm_reach(body: Body) -> float:
 
 
 def _place(img: np.ndarray, body: Body, pose: str, cx: float, sh_y: float, sw: float,
-           row: int, rng: np.random.Generator) -> SeatedPerson | None:
+           row: int, rng: np.random.Generator, owner: np.ndarray | None = None,
+           ident: int = 0) -> SeatedPerson | None:
     side = "left" if rng.random() < 0.5 else "right"
     if body.arms and side not in body.arms:
         side = next(iter(body.arms))
@@ -854,25 +871,39 @@ def _place(img: np.ndarray, body: Body, pose: str, cx: float, sh_y: float, sw: f
     x0, y0 = round(cx - mid[0]), round(sh_y - mid[1])
     shift = np.array([x0, y0], np.float64)
     _paste(img, fg, alpha, x0, y0)
+    if owner is not None:
+        _paste_owner(owner, alpha, x0, y0, ident)
     hb = body.head.astype(np.float64)
     corners = to_scene(np.array([[hb[0], hb[1]], [hb[2], hb[3]]])) + shift
     head = np.array([corners[:, 0].min(), corners[:, 1].min(), corners[:, 0].max(),
                      corners[:, 1].max()])
     elbows = np.full((2, 2), np.nan)
     wrists = np.full((2, 2), np.nan)
-    raised = False
+    arm_raised = np.zeros(2, bool)
     for side_name, j in joints.items():
         i = 0 if side_name == "left" else 1
         e = to_scene(j.elbow) + shift
         w = to_scene(j.wrist) + shift
         s = to_scene(j.shoulder) + shift
         elbows[i], wrists[i] = e, w
-        raised |= is_raised(Joints(s, e, w), head)
+        arm_raised[i] = is_raised(Joints(s, e, w), head)
         # a hand below the desk top is hidden, never raised: nothing to do
     shoulders = sh + shift
     if flip:  # the drawn person's left is now the photo's right
         shoulders, elbows, wrists = shoulders[::-1], elbows[::-1], wrists[::-1]
-    return SeatedPerson(body.source, pose, bool(raised), shoulders, elbows, wrists, head, row)
+        arm_raised = arm_raised[::-1].copy()
+    return SeatedPerson(body.source, pose, bool(arm_raised.any()), shoulders, elbows, wrists,
+                        head, row, arm_raised)
+
+
+def _paste_owner(owner: np.ndarray, alpha: np.ndarray, x0: int, y0: int, ident: int) -> None:
+    h, w = owner.shape
+    fh, fw = alpha.shape
+    ax0, ay0, ax1, ay1 = max(0, x0), max(0, y0), min(w, x0 + fw), min(h, y0 + fh)
+    if ax1 <= ax0 or ay1 <= ay0:
+        return
+    a = alpha[ay0 - y0:ay1 - y0, ax0 - x0:ax1 - x0]
+    owner[ay0:ay1, ax0:ax1][a > 0.5] = ident
 
 
 LAYOUTS: dict[str, dict[str, Any]] = {
@@ -951,6 +982,7 @@ def score(sets: Iterable[SeatedScene], detect: Detect) -> dict[str, Any]:
     when the detection matched to them is flagged; a not-raised student is a false raise
     when theirs is. Flagged detections matched to nobody are counted apart (``stray``)."""
     tp = fn = fp = tn = stray = missed = scenes = 0
+    vis_tp = vis_n = 0
     sws: list[float] = []
     heads: list[float] = []
     by_pose: dict[str, list[int]] = {}
@@ -969,6 +1001,9 @@ def score(sets: Iterable[SeatedScene], detect: Detect) -> dict[str, Any]:
             if p.raised:
                 tp += flagged
                 fn += not flagged
+                if p.hand_visible:
+                    vis_n += 1
+                    vis_tp += flagged
             else:
                 fp += flagged
                 tn += not flagged
@@ -983,6 +1018,8 @@ def score(sets: Iterable[SeatedScene], detect: Detect) -> dict[str, Any]:
         "false_raise_rate": round(fp / max(1, neg), 4),
         "false_raise_rate_ci95": wilson(fp, neg), "false_raises": fp,
         "stray_raised_detections": stray,
+        "raised_with_hand_visible": vis_n,
+        "recall_hand_visible": round(vis_tp / max(1, vis_n), 3),
         "shoulder_px_min_median_max": [round(float(np.percentile(sws, q))) for q in (0, 50, 100)]
         if sws else [],
         "face_px_min_median_max": [round(float(np.percentile(heads, q))) for q in (0, 50, 100)]

@@ -38,8 +38,12 @@ def test_labels_follow_the_rule(test_set):
                   for s, e, w in zip(p.shoulders, p.elbows, p.wrists, strict=True)
                   if np.isfinite(w).all()]
             assert any(up)
+        assert p.raised == bool(p.arm_raised.any())
         # shoulder_px (52, 116); size and width +-10 % each
         assert 40 <= p.shoulder_w <= 1.1 * 1.1 * 116 + 1
+    # most raised hands show (the row in front sits lower); a few are covered
+    raised = [p for p in people if p.raised]
+    assert sum(p.hand_visible for p in raised) >= 0.7 * len(raised)
     h, w = test_set.scenes[0].image.shape[:2]
     assert (w, h) == (1280, 720)
 
