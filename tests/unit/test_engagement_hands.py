@@ -201,3 +201,18 @@ def test_a_body_at_a_remembered_place_keeps_it():
     moved = kp.copy()
     moved[:, 0] += 60
     assert not confirm_body(person, moved, 110.0)
+
+
+@needs_image
+def test_analyze_cli_reports_top_down_hands(capsys):
+    import json
+
+    from agent.cli import main
+
+    assert main(["analyze", str(BASKETBALL), "--details"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["hands_up"] == 0 and doc["hands_raised"] == 0
+    crops = doc["details"]["bodies"]
+    assert len(crops) == doc["people"] >= 1
+    assert all(len(c["box"]) == 4 and len(c["head"]) == 3 and c["hand_up"] is False
+               for c in crops)
