@@ -324,12 +324,20 @@ class EngagementConfig(Section):
     hand_raise: bool = True
     hands_every_s: float = 4.0  # the body model runs this often (it is the costly part)
     hold_frames: int = 2  # consecutive body-model runs a hand must stay up to count
+    # "top_down": a pose model on a crop around each known person; "tiles": the multipose
+    # model on frame tiles (the method before issue 15)
+    hand_method: Literal["top_down", "tiles"] = "top_down"
+    hand_crop_above: float = 2.0  # crop: face sizes above the face top
+    hand_crop_below: float = 3.0  # face sizes below the face bottom
+    hand_crop_sideways: float = 1.6  # at least this many face sizes each side
+    hand_kp_score: float = 0.35  # keypoint score a wrist/shoulder/elbow needs
     pose_tile: int = 384  # body-model tile side (it sees at most 6 people per tile)
     pose_upscale: float = 1.0  # >1 enlarges each tile's region first (small people; costs more)
     timeline_minutes: int = 300  # per-minute timeline kept in memory
     face_detector_model: str | None = None  # replace a default model file
     face_landmarks_model: str | None = None
     pose_model: str | None = None
+    hand_pose_model: str | None = None
 
 
 # --------------------------------------------------------------------------- panels

@@ -7,7 +7,8 @@ The machine is shared, so absolute figures drift with its load: every mode runs 
 fresh child process pinned to one CPU (ONNX Runtime intra_op threads = 1), alternating
 the current code and the baseline (``git archive REV agent models`` unpacked in a temp
 dir; default fd6265d, the pipeline before issue 15) round after round on the same
-frames; the medians and the ratio current/baseline are printed. The input is a
+frames; the medians and the ratio current/baseline are printed. ``--baseline 609f12c``
+compares with the pipeline before top-down hand raise (multipose tiles). The input is a
 1280x720 H.264 clip of a synthetic classroom (agent/engagement/demo.py; real faces from
 package images). RSS is the child's (medians over the rounds): after the agent's imports,
 after loading all three models, after three frames, after all frames (models opened and
@@ -35,6 +36,9 @@ MODES = {
     "faces_only": ({"head_pose": False, "hand_raise": False, "verify_faces": False}, 0),
     "faces_headpose_all": ({"hand_raise": False, "max_pose_faces": 0}, 0),
     "faces_headpose_all_hands_every_5th": ({"max_pose_faces": 0}, 5),
+    # the same with the multipose tiles (the method before top-down; the baseline's only)
+    "faces_headpose_all_hands_every_5th_tiles": ({"max_pose_faces": 0, "hand_method": "tiles"},
+                                                 5),
     "service_default_hands_every_20th": ({}, 20),
 }
 

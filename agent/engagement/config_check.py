@@ -38,7 +38,11 @@ def check_config(cfg: Any) -> list[str]:
         problems.append("engagement.face_score: must be between 0 and 1")
     if e.max_pose_faces < 0:
         problems.append("engagement.max_pose_faces: must be >= 0 (0 = every face)")
-    for key in ("face_detector_model", "face_landmarks_model", "pose_model"):
+    for key, lo, hi in (("hand_crop_above", 0.0, 6.0), ("hand_crop_below", 0.0, 12.0),
+                        ("hand_crop_sideways", 0.0, 6.0), ("hand_kp_score", 0.0, 1.0)):
+        if not lo <= getattr(e, key) <= hi:
+            problems.append(f"engagement.{key}: must be between {lo:g} and {hi:g}")
+    for key in ("face_detector_model", "face_landmarks_model", "pose_model", "hand_pose_model"):
         value = getattr(e, key)
         if value and not Path(value).expanduser().is_file():
             problems.append(f"engagement.{key}: file not found: {value}")

@@ -55,6 +55,7 @@ class Person:
     size: float
     up: bool
     source: str  # "face", "bowed", "body", "remembered"
+    seat: Seat | None = None  # the place of a "remembered" person (for confirm_body)
 
 
 @dataclass
@@ -194,7 +195,7 @@ class SeatMap:
                 keep.append(st)
             elif not any(_close(st.x, st.y, st.size, p) for p in people):
                 keep.append(st)
-                people.append(Person(st.x, st.y, st.size, False, "remembered"))
+                people.append(Person(st.x, st.y, st.size, False, "remembered", st))
         self.seats = keep
         return Fused(people, phantoms)
 
@@ -211,6 +212,25 @@ class SeatMap:
             if d < best_d:
                 best, best_d = k, d
         return best
+
+
+def confirm_body(person: Person, keypoints: np.ndarray, now: float,
+                 min_score: float = 0.3) -> bool:
+    """A remembered place (nobody seen there by the face detector) whose crop shows a body
+    -- a head (or both shoulders) at the place and both shoulders seen -- is a person
+    still there: the place is kept ``memory_s`` longer (a student bowed over the desk for
+    minutes). ``keypoints`` (17,3) from the top-down pose model on that place's crop.
+    This is what the multipose model's bodies did for places before issue 15."""
+    if person.seat is None or keypoints[5:7, 2].min() < min_score:
+        return False
+    head = body_heads(keypoints[None], min_score)
+    if not len(head):
+        return False
+    hx, hy, hs = (float(v) for v in head[0])
+    if _near(hx, hy, hs, person.x, person.y, person.size) == float("inf"):
+        return False
+    person.seat.seen = now
+    return True
 
 
 def body_heads(keypoints: np.ndarray, min_score: float = 0.3) -> np.ndarray:

@@ -16,10 +16,17 @@ import cv2
 import numpy as np
 
 from agent.engagement.faces import FaceDetector
-from agent.engagement.hands import HandRaiseTracker, PoseDetector, raised_hands
+from agent.engagement.hands import (
+    HandRaiseTracker,
+    PoseDetector,
+    TopDownPose,
+    crop_squares,
+    raised_hands,
+    raised_top_down,
+)
 from agent.engagement.headpose import HeadPoseEstimator, Pose, is_head_up
 from agent.engagement.heap import release_free_heap, tune_malloc
-from agent.engagement.people import Check, SeatMap, body_heads
+from agent.engagement.people import Check, SeatMap, body_heads, confirm_body
 from models.registry import open_session
 
 
@@ -44,12 +51,20 @@ class AnalyzerSettings:
     seat_memory_s: float = 120.0  # a place where someone was seen counts this long
     body_score: float = 0.3  # pose-model people below this add no person
     hand_raise: bool = True
+    # "top_down": MoveNet SinglePose on a crop around each known person (faces, places);
+    # "tiles": MoveNet MultiPose on frame tiles (also finds bodies without a face)
+    hand_method: str = "top_down"
+    hand_crop_above: float = 2.0  # crop: face sizes above the face top (the raised hand)
+    hand_crop_below: float = 3.0  # face sizes below the face bottom (shoulders, elbows)
+    hand_crop_sideways: float = 1.6  # at least this many face sizes each side of the face
+    hand_kp_score: float = 0.35  # keypoint score a wrist/shoulder/elbow needs (top_down)
     pose_tile: int = 384
     pose_upscale: float = 1.0
     hold_frames: int = 3
     face_detector_model: str | None = None
     face_landmarks_model: str | None = None
     pose_model: str | None = None
+    hand_pose_model: str | None = None
     # give freed C-heap pages back after loading and after every frame, and fixed glibc
     # thresholds so a thread's heap top is returned too (heap.py): 23-40 MB less RSS
     # between frames for 0-2.4 % more CPU
@@ -62,7 +77,9 @@ class FrameResult:
     head_up: int | None  # people facing the front (None when head pose is off)
     head_up_rate: float | None  # head_up / people (None when nobody or head pose off)
     people: int  # people in the room: faces + bodies + recently seen places (people.py)
-    bodies: int | None  # bodies found by the pose model (None when off or skipped)
+    # bodies found by the pose model (tiles), or people whose crop shows both shoulders
+    # (top_down); None when off or skipped
+    bodies: int | None
     hands_up: int | None  # raised in this frame
     hands_raised: int | None  # held for hold_frames (the reported number)
     seconds: float  # analysis time of this frame
@@ -92,9 +109,16 @@ class Analyzer:
         self.pose = HeadPoseEstimator(
             open_session("face_landmarks", s.face_landmarks_model, **kw)
         ) if s.head_pose or s.verify_faces else None
+        if s.hand_method not in ("top_down", "tiles"):
+            raise ValueError(f"hand_method must be 'top_down' or 'tiles', not {s.hand_method!r}")
+        tiles = s.hand_raise and s.hand_method == "tiles"
+        # only the model of the chosen method is loaded (the multipose one is 19 MB on
+        # disk and about 60 MB in memory)
         self.bodies = PoseDetector(open_session("pose", s.pose_model, **kw),
                                    tile=s.pose_tile, upscale=s.pose_upscale
-                                   ) if s.hand_raise else None
+                                   ) if tiles else None
+        self.hand_pose = TopDownPose(open_session("hand_pose", s.hand_pose_model, **kw)
+                                     ) if s.hand_raise and not tiles else None
         self.tracker = HandRaiseTracker(hold=s.hold_frames)
         self.seats = SeatMap(memory_s=s.seat_memory_s)
         if s.release_heap:
@@ -161,6 +185,26 @@ class Analyzer:
             heads = body_heads(bodies.keypoints[confident])
         fused = self.seats.fuse(now, found.boxes, checks, ups, heads)
         people = fused.count
+        crops = kp = anchors = None
+        bodies_n: int | None = len(bodies) if bodies is not None else None
+        if self.hand_pose is not None and hands:
+            # top-down: every person counted now (faces, bowed heads, remembered places)
+            if rgb is None:
+                rgb = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+            anchors = np.asarray([(p.x, p.y, p.size) for p in fused.people],
+                                 np.float32).reshape(-1, 3)
+            crops = crop_squares(anchors, s.hand_crop_above, s.hand_crop_below,
+                                 s.hand_crop_sideways)
+            kp = self.hand_pose.estimate(rgb, crops)
+            raised = raised_top_down(kp, anchors, s.hand_kp_score)
+            hands_up = int(raised.sum())
+            # tracks follow the head (matched within one face size per pass)
+            held = self.tracker.update_points(
+                np.column_stack([anchors[raised, :2], np.maximum(anchors[raised, 2], 8.0)]))
+            bodies_n = int(((kp[:, 5, 2] >= s.body_score) & (kp[:, 6, 2] >= s.body_score)).sum())
+            for person, k in zip(fused.people, kp, strict=True):
+                if person.source == "remembered":
+                    confirm_body(person, k, now, s.body_score)
         head_up = rate = None
         if s.head_pose:
             head_up = fused.up
@@ -186,8 +230,14 @@ class Analyzer:
                      "hand_up": bool(r)}
                     for b, sc, r in zip(bodies.boxes, bodies.scores, raised, strict=True)
                 ]
+            elif crops is not None and raised is not None and anchors is not None:
+                # "head": the person the crop was made for (face or place: x, y, size)
+                info["bodies"] = [
+                    {"box": [round(float(v) * inv, 1) for v in (x0, y0, x0 + sd, y0 + sd)],
+                     "head": [round(float(v) * inv, 1) for v in a], "hand_up": bool(r)}
+                    for (x0, y0, sd), a, r in zip(crops, anchors, raised, strict=True)
+                ]
         if s.release_heap:
             release_free_heap()
-        return FrameResult(faces, head_up, rate, people,
-                           len(bodies) if bodies is not None else None, hands_up, held,
+        return FrameResult(faces, head_up, rate, people, bodies_n, hands_up, held,
                            time.perf_counter() - t0, fused.phantoms, info)

@@ -52,10 +52,13 @@ def settings_from_config(e: Any) -> AnalyzerSettings:
         detect_width=e.detect_width, min_face_px=e.min_face_px, head_pose=e.head_pose,
         max_pose_faces=e.max_pose_faces, pitch_down_deg=e.pitch_down_deg,
         pitch_offset_deg=e.pitch_offset_deg, max_yaw_deg=e.max_yaw_deg,
-        hand_raise=e.hand_raise, pose_tile=e.pose_tile, pose_upscale=e.pose_upscale,
+        hand_raise=e.hand_raise, hand_method=e.hand_method, hand_crop_above=e.hand_crop_above,
+        hand_crop_below=e.hand_crop_below, hand_crop_sideways=e.hand_crop_sideways,
+        hand_kp_score=e.hand_kp_score, pose_tile=e.pose_tile, pose_upscale=e.pose_upscale,
         hold_frames=e.hold_frames,
         face_detector_model=e.face_detector_model,
         face_landmarks_model=e.face_landmarks_model, pose_model=e.pose_model,
+        hand_pose_model=e.hand_pose_model,
     )
 
 
