@@ -718,18 +718,6 @@ def _desk(img: np.ndarray, top: int, height: int, sw: float, rng: np.random.Gene
     img[top:bottom] = np.clip(band, 0, 255).astype(np.uint8)
 
 
-def _paste(img: np.ndarray, fg: np.ndarray, alpha: np.ndarray, x0: int, y0: int) -> None:
-    h, w = img.shape[:2]
-    fh, fw = fg.shape[:2]
-    ax0, ay0, ax1, ay1 = max(0, x0), max(0, y0), min(w, x0 + fw), min(h, y0 + fh)
-    if ax1 <= ax0 or ay1 <= ay0:
-        return
-    sub = img[ay0:ay1, ax0:ax1].astype(np.float32)
-    f = fg[ay0 - y0:ay1 - y0, ax0 - x0:ax1 - x0].astype(np.float32)
-    a = alpha[ay0 - y0:ay1 - y0, ax0 - x0:ax1 - x0, None]
-    img[ay0:ay1, ax0:ax1] = (sub * (1 - a) + f * a).astype(np.uint8)
-
-
 def _flip_pts(p: np.ndarray, width: int) -> np.ndarray:
     q = p.copy()
     q[..., 0] = width - 1 - q[..., 0]
@@ -870,7 +858,7 @@ def _place(img: np.ndarray, body: Body, pose: str, cx: float, sh_y: float, sw: f
     mid = sh.mean(0)
     x0, y0 = round(cx - mid[0]), round(sh_y - mid[1])
     shift = np.array([x0, y0], np.float64)
-    _paste(img, fg, alpha, x0, y0)
+    synth.blend(img, fg, alpha, x0, y0)
     if owner is not None:
         _paste_owner(owner, alpha, x0, y0, ident)
     hb = body.head.astype(np.float64)

@@ -183,16 +183,22 @@ def paste(img: np.ndarray, crop: np.ndarray, cx: float, cy: float, side: float) 
                    else cv2.INTER_LINEAR)
     mask: np.ndarray = np.zeros((s, s), np.float32)
     cv2.ellipse(mask, (s // 2, s // 2), (int(s * 0.42), int(s * 0.48)), 0, 0, 360, 1.0, -1)
-    mask = cv2.GaussianBlur(mask, (0, 0), max(0.5, s * 0.04))[..., None]
-    x0, y0 = round(cx - s / 2), round(cy - s / 2)
+    mask = cv2.GaussianBlur(mask, (0, 0), max(0.5, s * 0.04))
+    blend(img, c, mask, round(cx - s / 2), round(cy - s / 2))
+
+
+def blend(img: np.ndarray, fg: np.ndarray, alpha: np.ndarray, x0: int, y0: int) -> None:
+    """Blend ``fg`` (weights ``alpha`` 0..1, same height and width) into ``img`` with its
+    top-left corner at (x0, y0); whatever falls outside ``img`` is cut off."""
     h, w = img.shape[:2]
-    ax0, ay0, ax1, ay1 = max(0, x0), max(0, y0), min(w, x0 + s), min(h, y0 + s)
+    fh, fw = fg.shape[:2]
+    ax0, ay0, ax1, ay1 = max(0, x0), max(0, y0), min(w, x0 + fw), min(h, y0 + fh)
     if ax1 <= ax0 or ay1 <= ay0:
         return
     sub = img[ay0:ay1, ax0:ax1].astype(np.float32)
-    cc = c[ay0 - y0:ay1 - y0, ax0 - x0:ax1 - x0].astype(np.float32)
-    m = mask[ay0 - y0:ay1 - y0, ax0 - x0:ax1 - x0]
-    img[ay0:ay1, ax0:ax1] = (sub * (1 - m) + cc * m).astype(np.uint8)
+    f = fg[ay0 - y0:ay1 - y0, ax0 - x0:ax1 - x0].astype(np.float32)
+    a = alpha[ay0 - y0:ay1 - y0, ax0 - x0:ax1 - x0, None]
+    img[ay0:ay1, ax0:ax1] = (sub * (1 - a) + f * a).astype(np.uint8)
 
 
 class PoseRenderer:
