@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from agent.runtime.worker import ThreadWorker
 from drivers.backoff import Backoff
 from drivers.redact import redact, scrub
 
@@ -49,7 +50,7 @@ def _why(e: BaseException, url: str) -> str:
     return scrub(getattr(e, "strerror", None) or str(e), url) or type(e).__name__
 
 
-class FrameReader:
+class FrameReader(ThreadWorker):
     """Reads ``url`` in its own thread and offers BGR frames to ``sink`` (a callable that
     must not block). Reconnects with backoff; ``stop()`` ends it."""
 
@@ -68,15 +69,11 @@ class FrameReader:
         self.offered = 0
         self.error: str | None = None
         self.connected = False
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="engagement-reader", daemon=True)
-
-    def start(self) -> None:
-        self._thread.start()
+        super().__init__("engagement-reader")
 
     def stop(self, timeout: float = 5.0) -> None:
-        self._stop.set()
-        self._thread.join(timeout)
+        self.request_stop()
+        self.join(timeout)
 
     def _run(self) -> None:
         backoff = Backoff(1.0, 30.0)

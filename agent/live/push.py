@@ -40,6 +40,7 @@ from fractions import Fraction
 import av
 
 from agent.live.target import Target
+from agent.runtime.worker import ThreadWorker
 from drivers.camera.source import StreamInfo
 
 log = logging.getLogger(__name__)
@@ -89,7 +90,7 @@ class _Source:
     v_time_base: Fraction | None = None
 
 
-class LivePush:
+class LivePush(ThreadWorker):
     def __init__(self, target: Target, audio: bool, post: Callable[[PushEvent], None],
                  backoff_min_s: float = 1.0, backoff_max_s: float = 30.0,
                  write_timeout_s: float = 10.0,
@@ -103,8 +104,7 @@ class LivePush:
         self.ffmpeg_command = ffmpeg_command
         # deque append/popleft are atomic: no lock, no wake-up per packet
         self._q: deque = deque()
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="live-push", daemon=True)
+        super().__init__("live-push")
         # capture side (only the capture thread writes these)
         self._in_video: av.VideoStream | None = None
         self._in_audio: av.AudioStream | None = None
@@ -138,18 +138,6 @@ class LivePush:
             self._seen_sent, self._seen_at = sent, now
             return 0.0
         return now - self._seen_at
-
-    # ------------------------------------------------------------------ lifecycle
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def request_stop(self) -> None:
-        self._stop.set()
-
-    def join(self, timeout: float | None = None) -> bool:
-        self._thread.join(timeout)
-        return not self._thread.is_alive()
 
     # ------------------------------------------------------------------ capture side
 

@@ -10,7 +10,6 @@ which the service turns into gaps, device states and manifest updates.
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -21,6 +20,7 @@ from typing import Any, Protocol
 import av
 
 from agent.recording.segments import SegmentInfo, SegmentWriter
+from agent.runtime.worker import ThreadWorker
 from drivers.backoff import Backoff
 from drivers.camera.source import CameraSource, SourceError, SourceOptions, StreamInfo
 from drivers.redact import scrub
@@ -54,7 +54,7 @@ class CaptureEvent:
     last_packet: datetime | None = None  # offline/fault: when the last packet arrived
 
 
-class CameraCapture:
+class CameraCapture(ThreadWorker):
     def __init__(
         self,
         camera_id: str,
@@ -74,9 +74,7 @@ class CameraCapture:
         self.reconnect_max_s = reconnect_max_s
         self.encode_bitrate = encode_bitrate
         self.post = post
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name=f"capture-{camera_id}",
-                                        daemon=True)
+        super().__init__(f"capture-{camera_id}")
         self.last_packet_mono = time.monotonic()
         self._last_packet_time = 0.0  # time.time() of the last packet (0: none yet)
         self.packets = 0
@@ -85,16 +83,6 @@ class CameraCapture:
         self.writer: SegmentWriter | None = None
         self.online = False
         self.tap: PacketTap | None = None  # set/cleared from the loop thread (live push)
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def request_stop(self) -> None:
-        self._stop.set()
-
-    def join(self, timeout: float | None = None) -> bool:
-        self._thread.join(timeout)
-        return not self._thread.is_alive()
 
     @property
     def bytes_written(self) -> int:
