@@ -37,6 +37,7 @@ import subprocess
 import sys
 import zipfile
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
@@ -409,6 +410,16 @@ def hand_raise(an: Analyzer, quick: bool) -> dict:
 # where the seated set's shoulder midpoint lies below the face centre, in face sizes
 # (median over the dev split's matched people; quartiles 0.39-0.78)
 SEATED_SHOULDER_BELOW_FACE = 0.45
+
+
+def tuning_settings(overrides: list[str]) -> dict[str, Any]:
+    """AnalyzerSettings keywords for the hand-raise tuning scripts (one core, FaceMesh on
+    every face) with ``field=value`` overrides from the command line (``--set``)."""
+    kw: dict[str, Any] = {"intra_threads": 1, "max_pose_faces": 0}
+    for item in overrides:
+        k, v = item.split("=", 1)
+        kw[k] = type(getattr(AnalyzerSettings, k, 0.0))(v)
+    return kw
 
 
 def top_down_detect(an: Analyzer) -> seated.Detect:

@@ -24,6 +24,7 @@ from engagement_accuracy import (
     SEATED_SHOULDER_BELOW_FACE,
     ensure_matplotlib_sample_data,
     ensure_skimage_data,
+    tuning_settings,
 )
 
 from agent.engagement import seated
@@ -176,11 +177,7 @@ def main():
     a = ap.parse_args()
     ensure_skimage_data()
     ensure_matplotlib_sample_data()
-    kw: dict = {"intra_threads": 1, "max_pose_faces": 0}
-    for item in a.set:
-        k, v = item.split("=", 1)
-        kw[k] = float(v)
-    an = Analyzer(AnalyzerSettings(**kw))
+    an = Analyzer(AnalyzerSettings(**tuning_settings(a.set)))
     data = scenes_and_anchors(an, a.split, a.layout, not a.no_jpeg, a.n)
     res, rows = evaluate(an, data, collect=True)
     res.update(breakdown(rows))

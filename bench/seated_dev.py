@@ -19,6 +19,7 @@ from engagement_accuracy import (
     ensure_matplotlib_sample_data,
     ensure_skimage_data,
     top_down_detect,
+    tuning_settings,
 )
 
 from agent.engagement import seated
@@ -32,10 +33,7 @@ def main() -> int:
     args = ap.parse_args()
     ensure_skimage_data()
     ensure_matplotlib_sample_data()
-    kw: dict = {"intra_threads": 1, "max_pose_faces": 0}
-    for item in args.set:
-        k, v = item.split("=", 1)
-        kw[k] = type(getattr(AnalyzerSettings, k, 0.0))(v)
+    kw = tuning_settings(args.set)
     an = Analyzer(AnalyzerSettings(**kw))
     detect = top_down_detect(an)
     out = {"settings": {k: v for k, v in kw.items()}}

@@ -15,6 +15,7 @@ import pytest
 from agent.uplink.envelope import decode
 from tests.agentproc import AgentProcess, write_toml
 from tests.conftest import free_port
+from tests.helpers.servers import running
 from tests.integration.test_uplink_broker import ROOT, fast_mqtt, subscriber
 from tests.recording_helpers import RtspServer, wait_for
 from tests.stream_servers import NginxRtmp, have_nginx_rtmp
@@ -24,22 +25,14 @@ pytestmark = pytest.mark.skipif(not have_nginx_rtmp(), reason="nginx-rtmp not in
 
 @pytest.fixture
 def rtsp():
-    server = RtspServer(width=320, height=240, fps=25, gop=25)
-    server.start()
-    try:
+    with running(RtspServer(width=320, height=240, fps=25, gop=25)) as server:
         yield server
-    finally:
-        server.kill()
 
 
 @pytest.fixture
 def nginx(tmp_path):
-    server = NginxRtmp(tmp_path / "nginx")
-    server.start()
-    try:
+    with running(NginxRtmp(tmp_path / "nginx")) as server:
         yield server
-    finally:
-        server.kill()
 
 
 async def collect(client, until, timeout: float = 30.0) -> list:

@@ -10,6 +10,7 @@ import pytest
 
 from agent.events import LessonSummary, LiveEvent
 from tests.helpers.media import ffprobe_url
+from tests.helpers.servers import running
 from tests.recording_helpers import RtspServer, ffprobe, video_stream, wait_for
 from tests.stream_servers import NginxRtmp, SilentServer, have_nginx_rtmp
 
@@ -19,22 +20,14 @@ pytestmark = pytest.mark.skipif(not have_nginx_rtmp(), reason="nginx-light + lib
 
 @pytest.fixture
 def rtsp():
-    server = RtspServer(width=320, height=240, fps=25, gop=25, audio=True)
-    server.start()
-    try:
+    with running(RtspServer(width=320, height=240, fps=25, gop=25, audio=True)) as server:
         yield server
-    finally:
-        server.kill()
 
 
 @pytest.fixture
 def nginx(tmp_path):
-    server = NginxRtmp(tmp_path / "nginx")
-    server.start()
-    try:
+    with running(NginxRtmp(tmp_path / "nginx")) as server:
         yield server
-    finally:
-        server.kill()
 
 
 def live_cfg(make_config, camera_url: str, live_url: str, **live):

@@ -11,17 +11,14 @@ import pytest
 
 from agent.events import DeviceState
 from tests.helpers.media import ffprobe_url
+from tests.helpers.servers import running
 from tests.recording_helpers import RtspServer, ffprobe, video_stream, wait_for
 
 
 @pytest.fixture
 def rtsp():
-    server = RtspServer(width=320, height=240, fps=25, gop=25, audio=True)
-    server.start()
-    try:
+    with running(RtspServer(width=320, height=240, fps=25, gop=25, audio=True)) as server:
         yield server
-    finally:
-        server.kill()
 
 
 def _cfg(make_config, url: str, **rec):
