@@ -12,6 +12,8 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
+from tests.helpers import process
+
 
 def _toml_value(v: Any) -> str:
     if isinstance(v, bool):
@@ -69,9 +71,7 @@ class AgentProcess:
         raise TimeoutError(f"{url} not up; log:\n{self.output()}")
 
     def kill(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGKILL)
-            self.proc.wait(10)
+        process.kill(self.proc)
 
     def terminate(self, timeout: float = 15.0) -> int:
         assert self.proc

@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
-import signal
 import socket
 import subprocess
 import time
@@ -16,6 +15,7 @@ from typing import Any
 import pytest
 
 from agent.config import Config, from_dict
+from tests.helpers import process
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -76,17 +76,10 @@ class Mosquitto:
         wait_port(self.port)
 
     def kill(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGKILL)
-            self.proc.wait(10)
+        process.kill(self.proc)
 
     def stop(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(5)
-            except subprocess.TimeoutExpired:
-                self.kill()
+        process.stop(self.proc)
 
 
 @contextlib.contextmanager

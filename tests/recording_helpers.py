@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import json
-import os
 import select
-import signal
 import subprocess
 import time
 import urllib.request
@@ -14,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from tests.conftest import free_port
+from tests.helpers import process
 from tests.helpers.wait import wait_for as shared_wait_for
 
 SERVER = Path(__file__).with_name("rtsp_server.py")
@@ -55,9 +54,7 @@ class RtspServer:
         raise RuntimeError(f"RTSP server did not start: {line!r}")
 
     def kill(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            os.kill(self.proc.pid, signal.SIGKILL)
-            self.proc.wait(10)
+        process.kill(self.proc)
 
 
 def ffprobe(path: Path | str) -> dict[str, Any]:

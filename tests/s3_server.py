@@ -5,7 +5,6 @@ state in memory only, so ``kill()`` + ``start()`` is a server that lost everythi
 from __future__ import annotations
 
 import shutil
-import signal
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -15,6 +14,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import free_port, wait_port
+from tests.helpers import process
 
 ACCESS_KEY = "district-access"
 SECRET_KEY = "district-secret-key"
@@ -53,9 +53,7 @@ class S3Server:
             self.client().create_bucket(Bucket=bucket)
 
     def kill(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGKILL)
-            self.proc.wait(10)
+        process.kill(self.proc)
 
     def client(self) -> Any:
         import boto3

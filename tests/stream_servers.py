@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 
 from tests.conftest import free_port
+from tests.helpers import process
 
 RTMP_MODULE = "/usr/lib/nginx/modules/ngx_rtmp_module.so"
 
@@ -69,18 +70,11 @@ rtmp {{
         _wait_tcp(self.port, timeout, self.proc)
 
     def kill(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            os.kill(self.proc.pid, signal.SIGKILL)
-            self.proc.wait(10)
+        process.kill(self.proc)
 
     def stop(self) -> None:
         """Graceful: nginx finishes the FLV files it records."""
-        if self.proc and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGQUIT)
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.kill()
+        process.stop(self.proc, signal.SIGQUIT, 10)
 
     def recordings(self) -> list[Path]:
         return sorted(self.record.glob("*.flv"), key=lambda p: p.stat().st_mtime)
@@ -112,13 +106,7 @@ class SrtListener:
             raise RuntimeError("srt-live-transmit did not start")
 
     def stop(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGINT)
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(10)
+        process.stop(self.proc, signal.SIGINT, 10)
         if getattr(self, "_fh", None):
             self._fh.close()
 

@@ -6,7 +6,6 @@ what was published."""
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
 import threading
@@ -22,6 +21,7 @@ from district.simulate.fleet import build
 from district.simulate.publish import publish
 from district.store.store import Store
 from tests.district.fleet_truth import compare
+from tests.helpers import process
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -54,17 +54,10 @@ class CollectorProc:
             time.sleep(0.05)
 
     def kill(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGKILL)
-            self.proc.wait(10)
+        process.kill(self.proc)
 
     def stop(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(15)
-            except subprocess.TimeoutExpired:
-                self.kill()
+        process.stop(self.proc, timeout=15)
 
 
 @pytest.mark.slow
