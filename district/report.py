@@ -110,38 +110,15 @@ def to_xlsx(report: Report) -> bytes:
     wb = xlsxwriter.Workbook(buf, {"in_memory": True})
     bold = wb.add_format({"bold": True, "text_wrap": True, "valign": "top"})
     pct = wb.add_format({"num_format": "0.00%"})
+    by_level = _rows(report)
     for level, title in LEVELS:
-        rows = _rows(report)[level]
-        ws = wb.add_worksheet(title)
+        rows = by_level[level]
         cols = list(rows[0]) if rows else list(HEADERS)
-        for j, c in enumerate(cols):
-            ws.write(0, j, header(c), bold)
-            ws.set_column(j, j, 14, pct if c in RATES else None)
-        for i, r in enumerate(rows, start=1):
-            for j, c in enumerate(cols):
-                v = _cell(r[c], c)
-                if v == "":
-                    ws.write_blank(i, j, None)
-                elif c in RATES:
-                    ws.write_number(i, j, v, pct)
-                else:
-                    ws.write(i, j, v)
-        ws.freeze_panes(1, 0)
-    hw = wb.add_worksheet("作业 homework")
+        _write_table(wb.add_worksheet(title), cols, [header(c) for c in cols],
+                     [{c: _cell(r[c], c) for c in cols} for r in rows], bold, pct)
     cols = list(HOMEWORK_HEADERS)
-    for j, c in enumerate(cols):
-        hw.write(0, j, f"{HOMEWORK_HEADERS[c]} {c}", bold)
-        hw.set_column(j, j, 14, pct if c in RATES else None)
-    for i, r in enumerate(_homework_rows(report), start=1):
-        for j, c in enumerate(cols):
-            v = r[c]
-            if v is None:
-                hw.write_blank(i, j, None)
-            elif c in RATES:
-                hw.write_number(i, j, v, pct)
-            else:
-                hw.write(i, j, v)
-    hw.freeze_panes(1, 0)
+    _write_table(wb.add_worksheet("作业 homework"), cols,
+                 [f"{HOMEWORK_HEADERS[c]} {c}" for c in cols], _homework_rows(report), bold, pct)
     info = wb.add_worksheet("学期 term")
     t = msgspec.to_builtins(report.term)
     for i, (k, v) in enumerate([*t.items(),
@@ -150,6 +127,25 @@ def to_xlsx(report: Report) -> bytes:
         info.write(i, 1, _cell(v))
     wb.close()
     return buf.getvalue()
+
+
+def _write_table(ws: Any, cols: list[str], titles: list[str], rows: list[dict[str, Any]],
+                 bold: Any, pct: Any) -> None:
+    """One sheet: a bold header row frozen at the top, rates as percentages, no value as
+    an empty cell."""
+    for j, (c, title) in enumerate(zip(cols, titles, strict=True)):
+        ws.write(0, j, title, bold)
+        ws.set_column(j, j, 14, pct if c in RATES else None)
+    for i, r in enumerate(rows, start=1):
+        for j, c in enumerate(cols):
+            v = r[c]
+            if v is None or v == "":
+                ws.write_blank(i, j, None)
+            elif c in RATES:
+                ws.write_number(i, j, v, pct)
+            else:
+                ws.write(i, j, v)
+    ws.freeze_panes(1, 0)
 
 
 def render(report: Report, fmt: str) -> bytes:
