@@ -15,10 +15,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
-import os
 import shutil
 import sqlite3
-import subprocess
 import sys
 import tempfile
 import time
@@ -33,8 +31,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench.district_health import health_round
 from district.simulate.fleet import Message, _Room, build
 from tests.conftest import Mosquitto
+from tests.helpers.collector import CollectorProc, collector_toml
 
-ROOT = Path(__file__).resolve().parents[1]
 _QUIET = logging.getLogger("burst.rooms")  # aiomqtt warns about every pending publish
 _QUIET.setLevel(logging.ERROR)
 
@@ -84,20 +82,14 @@ def main() -> None:
     args = ap.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="district-burst-"))
     broker = Mosquitto(tmp, extra=["max_queued_messages 0", "max_connections -1"])
-    proc = None
+    collector = None
     try:
         broker.start()
         per_room = backlog(args.rooms, args.hours, args.health_every_s)
         total = sum(len(m) for m in per_room.values())
-        conf = tmp / "d.toml"
-        conf.write_text(f'[mqtt]\nurl = "{broker.url}"\nclient_id = "burst-bench"\n'
-                        f'[storage]\nurl = "sqlite:///{tmp}/d.sqlite"\n[web]\nlisten = ""\n')
-        log = open(tmp / "run.log", "wb")
-        proc = subprocess.Popen([sys.executable, "-m", "district", "run", "-c", str(conf)],
-                                cwd=ROOT, stdout=log, stderr=log,
-                                env={**os.environ, "PYTHONUNBUFFERED": "1"})
-        while b"mqtt: subscribed" not in (tmp / "run.log").read_bytes():
-            time.sleep(0.05)
+        collector = CollectorProc(tmp, "run", collector_toml(broker.url, "burst-bench", tmp))
+        collector.start()
+        collector.wait_subscribed()
         print(f"{len(per_room):,} rooms reconnect at once with {total:,} messages "
               f"({args.hours:g} h of backlog, health every {args.health_every_s} s)")
         t0 = time.perf_counter()
@@ -121,9 +113,8 @@ def main() -> None:
         print(f"rooms refused by the broker: {len(refused)}; collector disconnects: "
               f"{text.count('mqtt: disconnected')}")
     finally:
-        if proc and proc.poll() is None:
-            proc.terminate()
-            proc.wait(20)
+        if collector:
+            collector.stop()
         broker.kill()
         shutil.rmtree(tmp, ignore_errors=True)
 

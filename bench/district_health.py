@@ -8,10 +8,8 @@ process over the window) and what it keeps (the latest sample per room and a cou
 from __future__ import annotations
 
 import argparse
-import os
 import shutil
 import sqlite3
-import subprocess
 import sys
 import tempfile
 import time
@@ -26,8 +24,7 @@ from agent import events as ev
 from district.simulate.fleet import Message, _Room
 from district.simulate.publish import publish
 from tests.conftest import Mosquitto
-
-ROOT = Path(__file__).resolve().parents[1]
+from tests.helpers.collector import CollectorProc, collector_toml
 
 
 def health_round(rooms: list[_Room], start: datetime, spread_s: float = 0.0) -> list[Message]:
@@ -52,24 +49,19 @@ def main() -> None:
     args = ap.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="district-health-"))
     broker = Mosquitto(tmp, extra=["max_queued_messages 0"])
-    proc = None
+    collector = None
     try:
         broker.start()
-        conf = tmp / "d.toml"
-        conf.write_text(f'[mqtt]\nurl = "{broker.url}"\nclient_id = "health-bench"\n'
-                        f'[storage]\nurl = "sqlite:///{tmp}/d.sqlite"\n[web]\nlisten = ""\n')
-        log = open(tmp / "run.log", "wb")
-        proc = subprocess.Popen([sys.executable, "-m", "district", "run", "-c", str(conf)],
-                                cwd=ROOT, stdout=log, stderr=log,
-                                env={**os.environ, "PYTHONUNBUFFERED": "1"})
-        while b"mqtt: subscribed" not in (tmp / "run.log").read_bytes():
-            time.sleep(0.05)
+        collector = CollectorProc(tmp, "run", collector_toml(broker.url, "health-bench", tmp))
+        collector.start()
+        collector.wait_subscribed()
         rooms = [_Room("classroom", f"s{i % 50:03d}", f"r{i:05d}") for i in range(args.rooms)]
         rounds = max(1, args.seconds // 30)
         msgs: list[Message] = []
         for k in range(rounds):
             msgs += health_round(rooms, datetime.fromtimestamp(time.time() + 30 * k, UTC), 30.0)
-        ps = psutil.Process(proc.pid)
+        assert collector.proc is not None
+        ps = psutil.Process(collector.proc.pid)
         cpu0 = sum(ps.cpu_times()[:2])
         t0 = time.perf_counter()
         # paced: msgs spread over the window like rooms on 30 s timers
@@ -87,9 +79,8 @@ def main() -> None:
               f"({1e6 * cpu / len(msgs):.0f} us per message)")
         print(f"kept: {rows:,} rows (latest per room), {samples:,} samples counted")
     finally:
-        if proc and proc.poll() is None:
-            proc.terminate()
-            proc.wait(20)
+        if collector:
+            collector.stop()
         broker.kill()
         shutil.rmtree(tmp, ignore_errors=True)
 

@@ -5,9 +5,6 @@ what was published."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import threading
 import time
 from datetime import date
@@ -21,43 +18,15 @@ from district.simulate.fleet import build
 from district.simulate.publish import publish
 from district.store.store import Store
 from tests.district.fleet_truth import compare
-from tests.helpers import process
-
-ROOT = Path(__file__).resolve().parents[2]
+from tests.helpers.collector import CollectorProc
 
 
-class CollectorProc:
-    def __init__(self, tmp: Path, name: str, broker_url: str, storage_url: str) -> None:
-        self.name = name
-        self.conf = tmp / f"{name}.toml"
-        self.log = tmp / f"{name}.log"
-        self.conf.write_text(
-            f'[mqtt]\nurl = "{broker_url}"\nclient_id = "{name}"\nreceive_maximum = 50\n'
-            f'[storage]\nurl = "{storage_url}"\nbatch_max = 50\nbatch_ms = 10\n'
-            '[web]\nlisten = ""\n'
-            '[[terms]]\nname = "t"\nstart = "2026-09-01"\nend = "2027-01-22"\n')
-        self.proc: subprocess.Popen | None = None
-
-    def start(self) -> None:
-        self.mark = self.log.stat().st_size if self.log.exists() else 0
-        log = open(self.log, "ab")
-        self.proc = subprocess.Popen([sys.executable, "-m", "district", "run", "-c",
-                                      str(self.conf)], stdout=log, stderr=log, cwd=ROOT,
-                                     env={**os.environ, "PYTHONUNBUFFERED": "1"})
-
-    def wait_subscribed(self, timeout: float = 30) -> None:
-        deadline = time.monotonic() + timeout
-        while b"mqtt: subscribed" not in self.log.read_bytes()[self.mark:]:
-            assert self.proc.poll() is None, self.log.read_text()[-2000:]
-            if time.monotonic() > deadline:
-                raise TimeoutError(self.log.read_text()[-2000:])
-            time.sleep(0.05)
-
-    def kill(self) -> None:
-        process.kill(self.proc)
-
-    def stop(self) -> None:
-        process.stop(self.proc, timeout=15)
+def collector(tmp: Path, name: str, broker_url: str, storage_url: str) -> CollectorProc:
+    return CollectorProc(tmp, name,
+        f'[mqtt]\nurl = "{broker_url}"\nclient_id = "{name}"\nreceive_maximum = 50\n'
+        f'[storage]\nurl = "{storage_url}"\nbatch_max = 50\nbatch_ms = 10\n'
+        '[web]\nlisten = ""\n'
+        '[[terms]]\nname = "t"\nstart = "2026-09-01"\nend = "2027-01-22"\n')
 
 
 @pytest.mark.slow
@@ -67,8 +36,8 @@ def test_every_lesson_once_through_kill_and_broker_restart(mosquitto_factory, st
     cfg = from_dict({"storage": {"url": storage_url}, "web": {"listen": ""},
                      "terms": [{"name": "t", "start": "2026-09-01", "end": "2027-01-22"}]})
     Store.open(storage_url, cfg.terms).close()  # migrate once before two processes race
-    a = CollectorProc(tmp_path, "ca", broker.url, storage_url)
-    b = CollectorProc(tmp_path, "cb", broker.url, storage_url)
+    a = collector(tmp_path, "ca", broker.url, storage_url)
+    b = collector(tmp_path, "cb", broker.url, storage_url)
     plan = build(60, 4, 4, date(2026, 9, 7), seed=11)
     n = len(plan.messages)
     sent = threading.Event()
