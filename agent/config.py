@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import re
 import tomllib
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -513,16 +514,26 @@ def parse_listen(listen: str) -> tuple[str, int]:
     return host.strip("[]") or "0.0.0.0", int(port)
 
 
-def from_dict(data: dict[str, Any]) -> Config:
-    """Build a Config from already-parsed TOML data; raises ConfigError."""
+C = TypeVar("C")
+
+
+def convert_checked(data: dict[str, Any], type_: type[C],
+                    check: Callable[[C], list[str]]) -> C:
+    """Parsed TOML data as ``type_`` (a msgspec Struct), then ``check``'s semantic rules;
+    raises ConfigError naming the key path (the agent's and the district's configs)."""
     try:
-        cfg = msgspec.convert(data, Config, strict=True)
+        cfg = msgspec.convert(data, type_, strict=True)
     except msgspec.ValidationError as err:
         raise ConfigError(explain_validation(err, data)) from None
-    problems = _check_semantics(cfg)
+    problems = check(cfg)
     if problems:
         raise ConfigError(problems)
     return cfg
+
+
+def from_dict(data: dict[str, Any]) -> Config:
+    """Build a Config from already-parsed TOML data; raises ConfigError."""
+    return convert_checked(data, Config, _check_semantics)
 
 
 def load(path: str | Path) -> Config:

@@ -19,7 +19,7 @@ import msgspec
 
 from agent.config import (  # same wording as the agent
     ConfigError,
-    explain_validation,
+    convert_checked,
     parse_listen,
     read_toml,
 )
@@ -222,14 +222,7 @@ def _check(cfg: DistrictConfig) -> list[str]:
 
 def from_dict(data: dict[str, Any]) -> DistrictConfig:
     """Build a config from parsed TOML; raises ConfigError naming the key path."""
-    try:
-        cfg = msgspec.convert(data, DistrictConfig, strict=True)
-    except msgspec.ValidationError as err:
-        raise ConfigError(explain_validation(err, data)) from None
-    problems = _check(cfg)
-    if problems:
-        raise ConfigError(problems)
-    return cfg
+    return convert_checked(data, DistrictConfig, _check)
 
 
 def load(path: str | Path) -> DistrictConfig:
