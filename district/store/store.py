@@ -97,6 +97,19 @@ def _key(*parts: str) -> str:
     return "/".join(parts)
 
 
+def _keep_highest_revision(batch: dict[str, Record], key: str, item: Record,
+                           counts: dict[str, int], kind: str) -> None:
+    """Within one batch, keep the record with the highest revision per key and count the
+    others as superseded or duplicate."""
+    held = batch.get(key)
+    if held is None or item.revision > held.revision:
+        if held is not None:
+            counts[f"{kind}:superseded"] += 1
+        batch[key] = item
+    else:
+        counts[f"{kind}:duplicate"] += 1
+
+
 class Store:
     def __init__(self, db: Database, terms: Sequence[TermSpan] = ()) -> None:
         self.db = db
@@ -229,21 +242,13 @@ class Store:
             seqs[_key(item.school, item.room, item.sub)].append(item.seq)
             match item.event:
                 case ev.LessonSummary():
-                    k = _key(item.school, item.room, item.event.lesson_id)
-                    if k not in lessons or item.revision > lessons[k].revision:
-                        if k in lessons:
-                            counts["lessons:superseded"] += 1
-                        lessons[k] = item
-                    else:
-                        counts["lessons:duplicate"] += 1
+                    _keep_highest_revision(
+                        lessons, _key(item.school, item.room, item.event.lesson_id), item,
+                        counts, "lessons")
                 case ev.UsageDaily():
-                    k = _key(item.school, item.room, item.event.date)
-                    if k not in usage or item.revision > usage[k].revision:
-                        if k in usage:
-                            counts["usage:superseded"] += 1
-                        usage[k] = item
-                    else:
-                        counts["usage:duplicate"] += 1
+                    _keep_highest_revision(
+                        usage, _key(item.school, item.room, item.event.date), item, counts,
+                        "usage")
                 case ev.AgentStatus():
                     key = (item.school, item.room)
                     if key not in status or item.ts >= status[key].ts:
