@@ -3,12 +3,35 @@
 from __future__ import annotations
 
 import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
 
 from agent.events import RecordingEvent
 from drivers.emulators.camera import ensure_demo_clip
 from tests.recording_helpers import wait_for
 
 GB = 10**10  # fake disk scale: far above an hour of the demo clip's bitrate
+
+
+def _config(make_config, tmp_path: Path):
+    """A looping demo-clip camera, 1 s segments, a free-space floor of GB, retention run
+    by the test (not on its own timer)."""
+    clip = ensure_demo_clip(tmp_path / "clips")
+    return make_config(cameras=[{"id": "cam", "url": str(clip), "loop": True}],
+                       recording={"segment_s": 1.0, "min_free_bytes": GB,
+                                  "emergency_free_bytes": 0, "retention_interval_s": 3600.0})
+
+
+def _with_fake_disk(agent, events: list[RecordingEvent]) -> tuple[Any, dict[str, int]]:
+    """The recording service, its events collected into ``events``, and its free space
+    read from the returned dict (``free["v"]``, bytes) instead of the disk."""
+    agent.ctx.bus.add_listener(lambda e: isinstance(e, RecordingEvent) and events.append(e))
+    svc = agent.ctx.services["recording"]
+    free = {"v": GB * 10}
+    svc.free_space = lambda path: free["v"]
+    return svc, free
 
 
 async def _record(svc, title: str) -> dict:
@@ -19,16 +42,9 @@ async def _record(svc, title: str) -> dict:
 
 async def test_low_disk_deletes_oldest_finished_never_current(make_config, run_agent,
                                                               tmp_path) -> None:
-    clip = ensure_demo_clip(tmp_path / "clips")
-    cfg = make_config(cameras=[{"id": "cam", "url": str(clip), "loop": True}],
-                      recording={"segment_s": 1.0, "min_free_bytes": GB,
-                                 "emergency_free_bytes": 0, "retention_interval_s": 3600.0})
     events: list[RecordingEvent] = []
-    async with run_agent(cfg) as agent:
-        agent.ctx.bus.add_listener(lambda e: isinstance(e, RecordingEvent) and events.append(e))
-        svc = agent.ctx.services["recording"]
-        free = {"v": GB * 10}
-        svc.free_space = lambda path: free["v"]
+    async with run_agent(_config(make_config, tmp_path)) as agent:
+        svc, free = _with_fake_disk(agent, events)
         a = await _record(svc, "A")
         b = await _record(svc, "B")
         c = await _record(svc, "C")
@@ -75,20 +91,9 @@ def _pin(path, on: bool) -> bool:
 
 async def test_files_that_will_not_go_are_not_marked_deleted(make_config, run_agent,
                                                              tmp_path) -> None:
-    from pathlib import Path
-
-    import pytest
-
-    clip = ensure_demo_clip(tmp_path / "clips")
-    cfg = make_config(cameras=[{"id": "cam", "url": str(clip), "loop": True}],
-                      recording={"segment_s": 1.0, "min_free_bytes": GB,
-                                 "emergency_free_bytes": 0, "retention_interval_s": 3600.0})
     events: list[RecordingEvent] = []
-    async with run_agent(cfg) as agent:
-        agent.ctx.bus.add_listener(lambda e: isinstance(e, RecordingEvent) and events.append(e))
-        svc = agent.ctx.services["recording"]
-        free = {"v": GB * 10}
-        svc.free_space = lambda path: free["v"]
+    async with run_agent(_config(make_config, tmp_path)) as agent:
+        svc, free = _with_fake_disk(agent, events)
         a = await _record(svc, "A")
         segment = next(p for p in Path(a["dir"]).rglob("*") if p.is_file()
                        and p.name != "recording.json")
